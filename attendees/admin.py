@@ -1,0 +1,107 @@
+from django import forms
+from django.contrib import admin, messages
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from attendees.csv_import import CsvFileError, ticket_holders_import_csv
+from attendees.models import EnrollmentPhoto, TicketHolder
+from events.admin_scoping import OrganizationScopedAdmin, ScopedInline
+from events.selectors import events_for_user
+
+MAX_CSV_BYTES = 20 * 1024 * 1024
+
+
+def _thumbnail(photo: EnrollmentPhoto | None, size: int = 64):
+    if photo is None or not photo.image:
+        return "—"
+    url = reverse("photo-thumbnail", args=[photo.pk])
+    return format_html(
+        '<img src="{}?size={}" width="{}" alt="photo {}">', url, size, size, photo.pk
+    )
+
+
+class EnrollmentPhotoInline(ScopedInline):
+    model = EnrollmentPhoto
+    fields = ["thumbnail", "status", "rejection_code", "rejection_message", "created_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Photo")
+    def thumbnail(self, photo):
+        return _thumbnail(photo, 96)
+
+
+class CsvImportForm(forms.Form):
+    event = forms.ModelChoiceField(queryset=None)
+    csv_file = forms.FileField(help_text="Columns: name, email, ticket_code, external_id.")
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["event"].queryset = events_for_user(user)
+
+    def clean_csv_file(self):
+        upload = self.cleaned_data["csv_file"]
+        if upload.size > MAX_CSV_BYTES:
+            raise forms.ValidationError("The file is larger than 20 MB; split it.")
+        return upload
+
+
+@admin.register(TicketHolder)
+class TicketHolderAdmin(OrganizationScopedAdmin):
+    org_path = "event__organization"
+    scoped_foreign_keys = {"event": "organization"}
+    list_display = ["name", "ticket_code", "event", "status", "needs_review", "photo"]
+    list_filter = ["status", "needs_review", "event"]
+    search_fields = ["name", "email", "ticket_code", "external_id"]
+    readonly_fields = ["consent_at", "consent_text_version", "created_at", "updated_at"]
+    list_select_related = ["event"]
+    inlines = [EnrollmentPhotoInline]
+    change_list_template = "admin/attendees/ticketholder/change_list.html"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("photos")
+
+    @admin.display(description="Photo")
+    def photo(self, holder):
+        accepted = [p for p in holder.photos.all() if p.status == EnrollmentPhoto.Status.ACCEPTED]
+        return _thumbnail(accepted[0] if accepted else None)
+
+    def get_urls(self):
+        extra = [
+            path(
+                "import-csv/",
+                self.admin_site.admin_view(self.import_csv_view),
+                name="attendees_ticketholder_import_csv",
+            )
+        ]
+        return extra + super().get_urls()
+
+    def import_csv_view(self, request):
+        if not self.has_add_permission(request):
+            return redirect("admin:index")
+        form = CsvImportForm(request.POST or None, request.FILES or None, user=request.user)
+        report = None
+        if request.method == "POST" and form.is_valid():
+            try:
+                report = ticket_holders_import_csv(
+                    event=form.cleaned_data["event"], raw=form.cleaned_data["csv_file"].read()
+                )
+            except CsvFileError as exc:
+                form.add_error("csv_file", str(exc))
+            else:
+                level = messages.WARNING if report.errors else messages.SUCCESS
+                self.message_user(request, f"Import finished: {report.summary}.", level)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Import ticket holders from CSV",
+            "form": form,
+            "report": report,
+            "opts": self.model._meta,
+        }
+        return render(request, "admin/attendees/ticketholder/import_csv.html", context)

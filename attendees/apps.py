@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AttendeesConfig(AppConfig):
+    name = "attendees"
+    verbose_name = "Ticket holders and enrollment"

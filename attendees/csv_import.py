@@ -1,0 +1,134 @@
+"""CSV import of ticket holders: validate every row, upsert by ticket code, report per row.
+
+Re-uploading the same file changes nothing: rows are matched on the ticket code
+(unique per event) and only real differences are written.
+"""
+
+import csv
+import io
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+
+from attendees.models import TicketHolder
+from events.models import Event
+
+REQUIRED_COLUMNS = ("name", "ticket_code")
+OPTIONAL_COLUMNS = ("email", "external_id")
+MAX_ROWS = 200_000
+_LIMITS = {"name": 200, "ticket_code": 64, "email": 254, "external_id": 100}
+
+
+class CsvFileError(ValueError):
+    """The file as a whole cannot be read (encoding, missing columns, too many rows)."""
+
+
+@dataclass
+class CsvImportReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def summary(self) -> str:
+        return (
+            f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{len(self.errors)} rows with errors"
+        )
+
+
+def _read_rows(raw: bytes) -> list[tuple[int, dict[str, str]]]:
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise CsvFileError("The file is not UTF-8 text. Save it as CSV UTF-8 and retry.") from None
+    reader = csv.DictReader(io.StringIO(text))
+    headers = [h.strip().lower().replace(" ", "_") for h in (reader.fieldnames or [])]
+    missing = [c for c in REQUIRED_COLUMNS if c not in headers]
+    if missing:
+        raise CsvFileError(
+            f"Missing column(s): {', '.join(missing)}. Expected a header row with "
+            f"{', '.join(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)}."
+        )
+    reader.fieldnames = headers
+    rows = []
+    for row in reader:
+        if len(rows) >= MAX_ROWS:
+            raise CsvFileError(f"Too many rows: at most {MAX_ROWS} per file.")
+        clean = {k: (row.get(k) or "").strip() for k in REQUIRED_COLUMNS + OPTIONAL_COLUMNS}
+        rows.append((reader.line_num, clean))
+    return rows
+
+
+def _row_error(row: dict[str, str]) -> str | None:
+    for column in REQUIRED_COLUMNS:
+        if not row[column]:
+            return f"{column} is empty."
+    for column, limit in _LIMITS.items():
+        if len(row[column]) > limit:
+            return f"{column} is longer than {limit} characters."
+    if row["email"]:
+        try:
+            validate_email(row["email"])
+        except ValidationError:
+            return f"{row['email']!r} is not a valid e-mail address."
+    return None
+
+
+def _apply_row(holder: TicketHolder, row: dict[str, str]) -> bool:
+    changed = False
+    for column in ("name", "email", "external_id"):
+        if getattr(holder, column) != row[column]:
+            setattr(holder, column, row[column])
+            changed = True
+    if changed:
+        # bulk_update skips auto_now, so stamp the change by hand.
+        holder.updated_at = timezone.now()
+    return changed
+
+
+def ticket_holders_import_csv(*, event: Event, raw: bytes) -> CsvImportReport:
+    rows = _read_rows(raw)
+    report = CsvImportReport()
+    existing = {h.ticket_code: h for h in TicketHolder.objects.filter(event=event)}
+    owner_of_external_id = {
+        h.external_id: h.ticket_code for h in existing.values() if h.external_id
+    }
+    seen_codes: set[str] = set()
+    to_create, to_update = [], []
+    for line, row in rows:
+        error = _row_error(row)
+        code = row["ticket_code"]
+        if error is None and code in seen_codes:
+            error = f"ticket_code {code!r} appears more than once in this file."
+        owner = owner_of_external_id.get(row["external_id"]) if row["external_id"] else None
+        if error is None and owner not in (None, code):
+            error = f"external_id {row['external_id']!r} already belongs to ticket {owner!r}."
+        if error:
+            report.errors.append((line, error))
+            continue
+        seen_codes.add(code)
+        if row["external_id"]:
+            owner_of_external_id[row["external_id"]] = code
+        holder = existing.get(code)
+        if holder is None:
+            to_create.append(TicketHolder(event=event, ticket_code=code, **_fields(row)))
+        elif _apply_row(holder, row):
+            to_update.append(holder)
+        else:
+            report.unchanged += 1
+    with transaction.atomic():
+        TicketHolder.objects.bulk_create(to_create, batch_size=2000)
+        TicketHolder.objects.bulk_update(
+            to_update, ["name", "email", "external_id", "updated_at"], batch_size=2000
+        )
+    report.created, report.updated = len(to_create), len(to_update)
+    return report
+
+
+def _fields(row: dict[str, str]) -> dict[str, str]:
+    return {"name": row["name"], "email": row["email"], "external_id": row["external_id"]}

@@ -1,0 +1,98 @@
+"""Writes for ticket holders and their enrollment photos."""
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+
+from attendees.models import EnrollmentPhoto, TicketHolder
+from events.models import Event
+
+
+class EnrollmentError(Exception):
+    """A photo cannot be accepted for enrollment; `code` is stable, `message` is for people."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def ticket_holder_create(
+    *, event: Event, ticket_code: str, name: str, email: str = "", external_id: str = ""
+) -> TicketHolder:
+    holder = TicketHolder(
+        event=event, ticket_code=ticket_code, name=name, email=email, external_id=external_id
+    )
+    holder.full_clean()
+    holder.save()
+    return holder
+
+
+def ticket_holder_record_consent(*, holder: TicketHolder, text_version: str) -> TicketHolder:
+    holder.consent_at = timezone.now()
+    holder.consent_text_version = text_version
+    fields = ["consent_at", "consent_text_version", "updated_at"]
+    if holder.status == TicketHolder.Status.INVITED:
+        holder.status = TicketHolder.Status.CONSENTED
+        fields.append("status")
+    holder.save(update_fields=fields)
+    return holder
+
+
+def enrollment_photo_create(*, holder: TicketHolder, image_bytes: bytes) -> EnrollmentPhoto:
+    """Store a selfie privately and queue it for the recognition worker once committed."""
+    if not holder.has_consented:
+        raise EnrollmentError(
+            "consent_required", "Consent to biometric processing is required before any photo."
+        )
+    if holder.status == TicketHolder.Status.REVOKED:
+        raise EnrollmentError("ticket_revoked", "This ticket has been revoked.")
+    if len(image_bytes) > settings.FACEPASS_UPLOAD_MAX_BYTES:
+        limit_mb = settings.FACEPASS_UPLOAD_MAX_BYTES / 1_048_576
+        raise EnrollmentError("too_large", f"The photo is larger than {limit_mb:.0f} MB.")
+    active = holder.photos.exclude(status=EnrollmentPhoto.Status.REJECTED).count()
+    if active >= settings.FACEPASS_MAX_PHOTOS_PER_HOLDER:
+        raise EnrollmentError(
+            "too_many_photos",
+            f"At most {settings.FACEPASS_MAX_PHOTOS_PER_HOLDER} photos per ticket holder; "
+            "delete one first.",
+        )
+    with transaction.atomic():
+        photo = EnrollmentPhoto(holder=holder)
+        photo.image.save("selfie.jpg", ContentFile(image_bytes), save=False)
+        photo.save()
+        transaction.on_commit(lambda: _queue_enrollment(photo.pk))
+    return photo
+
+
+def _queue_enrollment(photo_id: int) -> None:
+    from recognition.tasks import enroll_photo
+
+    enroll_photo.delay(photo_id)
+
+
+def enrollment_photo_delete(*, photo: EnrollmentPhoto) -> None:
+    """Delete the row (and its embeddings by cascade) and the file on disk."""
+    holder = photo.holder
+    storage, name = photo.image.storage, photo.image.name
+    with transaction.atomic():
+        photo.delete()
+        transaction.on_commit(lambda: storage.delete(name) if name else None)
+    ticket_holder_refresh_status(holder=holder)
+
+
+def ticket_holder_refresh_status(*, holder: TicketHolder) -> TicketHolder:
+    if holder.status == TicketHolder.Status.REVOKED:
+        return holder
+    accepted = holder.photos.filter(status=EnrollmentPhoto.Status.ACCEPTED).exists()
+    if accepted:
+        status = TicketHolder.Status.ENROLLED
+    elif holder.has_consented:
+        status = TicketHolder.Status.CONSENTED
+    else:
+        status = TicketHolder.Status.INVITED
+    if status != holder.status:
+        holder.status = status
+        holder.save(update_fields=["status", "updated_at"])
+    return holder

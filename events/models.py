@@ -1,0 +1,168 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Organization(models.Model):
+    """The tenant: an organizer company. Every query a user or API key makes is scoped to one."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        ORGANIZER = "organizer", "Organizer"
+        GATE_STAFF = "gate_staff", "Gate staff"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=20, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organization"], name="one_role_per_org")
+        ]
+
+    def __str__(self):
+        return f"{self.user} @ {self.organization} ({self.get_role_display()})"
+
+
+class Event(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        REGISTRATION_OPEN = "registration_open", "Registration open"
+        GATES_OPEN = "gates_open", "Gates open"
+        CLOSED = "closed", "Closed"
+
+    class EntryPolicy(models.TextChoices):
+        SINGLE_ENTRY = "single", "Single entry"
+        RE_ENTRY = "reentry", "Re-entry allowed"
+
+    class SecurityLevel(models.TextChoices):
+        # Each level is a false-accept target; the threshold itself comes from the
+        # active model's measured threshold table, never from a constant.
+        RELAXED = "relaxed", "Relaxed (1 in 100 false accepts)"
+        STANDARD = "standard", "Standard (1 in 1,000 false accepts)"
+        HIGH = "high", "High (1 in 10,000 false accepts)"
+
+    TARGET_FAR = {"relaxed": "1e-2", "standard": "1e-3", "high": "1e-4"}
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="events")
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80)
+    venue = models.CharField(max_length=200, blank=True)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+    entry_policy = models.CharField(
+        max_length=10, choices=EntryPolicy.choices, default=EntryPolicy.SINGLE_ENTRY
+    )
+    security_level = models.CharField(
+        max_length=10, choices=SecurityLevel.choices, default=SecurityLevel.STANDARD
+    )
+    biometric_retention_days = models.PositiveIntegerField(
+        default=7,
+        help_text="Photos and embeddings are deleted this many days after the event ends.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-starts_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "slug"], name="event_slug_per_org"),
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")), name="event_ends_after_start"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def target_far(self) -> str:
+        return self.TARGET_FAR[self.security_level]
+
+
+class Gate(models.Model):
+    class Mode(models.TextChoices):
+        TICKET_AND_FACE = "ticket_face", "Ticket + face (1:1)"
+        FACE_ONLY = "face_only", "Face only (1:N)"
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="gates")
+    name = models.CharField(max_length=100)
+    mode = models.CharField(max_length=20, choices=Mode.choices, default=Mode.TICKET_AND_FACE)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "name"], name="gate_name_per_event")
+        ]
+
+    def __str__(self):
+        return f"{self.event} / {self.name}"
+
+
+class CheckIn(models.Model):
+    """One attempt at a gate. Rows are an audit trail: normal use never deletes them."""
+
+    class Decision(models.TextChoices):
+        ADMIT = "admit", "Admit"
+        DENY = "deny", "Deny"
+        REVIEW = "review", "Review"
+
+    event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="checkins")
+    gate = models.ForeignKey(Gate, on_delete=models.PROTECT, related_name="checkins")
+    attendee = models.ForeignKey(
+        "attendees.TicketHolder",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="checkins",
+    )
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    mode = models.CharField(max_length=20, choices=Gate.Mode.choices)
+    score = models.FloatField(null=True, blank=True)
+    model_version = models.CharField(max_length=120, blank=True)
+    staff_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True)
+    reason = models.CharField(max_length=40, blank=True)
+    reason_message = models.CharField(max_length=300, blank=True)
+    overrides = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="overridden_by"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="checkin_idempotency_per_event",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["event", "-created_at"], name="checkin_event_time"),
+            models.Index(fields=["attendee", "decision"], name="checkin_attendee_decision"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_decision_display()} at {self.gate} ({self.created_at:%Y-%m-%d %H:%M})"

@@ -1,0 +1,94 @@
+"""/healthz: one JSON document on database, pgvector, Redis and workers.
+
+Workers announce themselves with a short-lived Redis key (see
+recognition.signals), so this check costs a couple of milliseconds and never
+broadcasts to the cluster.
+"""
+
+import json
+import time
+
+import redis
+from django.conf import settings
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+
+WORKER_KEY_PREFIX = "facepass:worker:"
+REQUIRED_QUEUES = ("recognition", "gate")
+
+
+def _check_database() -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return {"ok": True}
+
+
+def _check_pgvector() -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+        row = cursor.fetchone()
+    if row is None:
+        return {"ok": False, "error": "the vector extension is not installed in this database"}
+    return {"ok": True, "version": row[0]}
+
+
+def redis_client() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+
+
+def _check_redis() -> dict:
+    redis_client().ping()
+    return {"ok": True}
+
+
+def live_workers() -> list[dict]:
+    client = redis_client()
+    keys = list(client.scan_iter(match=WORKER_KEY_PREFIX + "*", count=100))
+    values = client.mget(keys) if keys else []
+    return [json.loads(v) for v in values if v]
+
+
+def _check_workers() -> dict:
+    workers = live_workers()
+    per_queue = {q: sum(q in w.get("queues", []) for w in workers) for q in REQUIRED_QUEUES}
+    missing = [q for q, n in per_queue.items() if n == 0]
+    result = {"ok": not missing, "count": len(workers), "queues": per_queue}
+    detectors = {w.get("detector") for w in workers if w.get("detector")}
+    if detectors:
+        result["detectors"] = sorted(detectors)
+    fallbacks = [w["detector_fallback"] for w in workers if w.get("detector_fallback")]
+    if fallbacks:
+        result["warning"] = f"detector fell back to dlib-hog: {fallbacks[0]}"
+    if missing:
+        result["error"] = f"no worker consumes queue(s): {', '.join(missing)}"
+    return result
+
+
+CHECKS = {
+    "database": _check_database,
+    "pgvector": _check_pgvector,
+    "redis": _check_redis,
+    "workers": _check_workers,
+}
+
+
+def run_checks() -> dict[str, dict]:
+    results = {}
+    for name, check in CHECKS.items():
+        started = time.perf_counter()
+        try:
+            result = check()
+        except Exception as exc:  # noqa: BLE001  (any failure is the answer)
+            result = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        result["ms"] = round((time.perf_counter() - started) * 1000, 1)
+        results[name] = result
+    return results
+
+
+@never_cache
+def healthz(request):
+    checks = run_checks()
+    down = [name for name, result in checks.items() if not result["ok"]]
+    body = {"status": "ok" if not down else "down", "down": down, "checks": checks}
+    return JsonResponse(body, status=200 if not down else 503)

@@ -1,0 +1,177 @@
+"""FacePass settings: one file, every deployment difference comes from the environment.
+
+The README's configuration table lists each variable. Bad values raise
+ImproperlyConfigured with the variable's name.
+"""
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from facepass_site.envconfig import (
+    env_bool,
+    env_choice,
+    env_float,
+    env_int,
+    env_list,
+    env_path,
+    env_str,
+    env_url,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY", "dev-only-insecure-key" if DEBUG else None)
+if not SECRET_KEY:
+    raise ImproperlyConfigured("SECRET_KEY must be set in the environment when DEBUG is off.")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "events",
+    "attendees",
+    "recognition",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "facepass_site.urls"
+WSGI_APPLICATION = "facepass_site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASE_URL = env_url(
+    "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/facepass", ("postgres", "postgresql")
+)
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env_url("REDIS_URL", "redis://127.0.0.1:6379/0", ("redis", "rediss"))
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "facepass",
+    }
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = env_path("STATIC_ROOT", BASE_DIR / "staticfiles")
+
+# Public media (nothing biometric) and private media (selfies) live in different
+# trees; private files are only ever served through an authenticated view.
+MEDIA_URL = "media/"
+MEDIA_ROOT = env_path("MEDIA_ROOT", BASE_DIR / "var" / "media")
+FACEPASS_PRIVATE_MEDIA_ROOT = env_path(
+    "FACEPASS_PRIVATE_MEDIA_ROOT", BASE_DIR / "var" / "private_media"
+)
+if FACEPASS_PRIVATE_MEDIA_ROOT == MEDIA_ROOT or MEDIA_ROOT in FACEPASS_PRIVATE_MEDIA_ROOT.parents:
+    raise ImproperlyConfigured(
+        "FACEPASS_PRIVATE_MEDIA_ROOT must not be inside MEDIA_ROOT: selfies would be public."
+    )
+
+# Celery: JSON only, late acks so a killed worker's task is redelivered.
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = REDIS_URL
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 120, minimum=1)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 180, minimum=1)
+CELERY_RESULT_EXPIRES = 3600
+CELERY_TASK_DEFAULT_QUEUE = "default"
+# Redis redelivers an unacknowledged task after this many seconds; it must exceed
+# the hard time limit or long tasks would run twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 60}
+CELERY_TASK_ROUTES = {
+    "recognition.tasks.enroll_photo": {"queue": "recognition"},
+    "recognition.tasks.enroll_photo_batch": {"queue": "recognition"},
+    "recognition.tasks.gate_embed_frames": {"queue": "gate"},
+}
+CELERY_BEAT_SCHEDULE: dict = {}
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "FacePass API",
+    "DESCRIPTION": "Face-verified event entry: events, ticket holders, enrollment, check-ins.",
+    "VERSION": "1.0.0",
+}
+
+# --- Face pipeline -----------------------------------------------------------
+FACEPASS_DETECTOR = env_choice("FACEPASS_DETECTOR", "yunet", ("yunet", "dlib-hog"))
+_yunet = env_str("FACEPASS_YUNET_MODEL", "")
+FACEPASS_YUNET_MODEL = str(Path(_yunet).expanduser().resolve()) if _yunet else ""
+FACEPASS_BACKBONE_HANDLE = env_str(
+    "FACEPASS_BACKBONE_HANDLE",
+    "https://tfhub.dev/google/tf2-preview/mobilenet_v2/feature_vector/4",
+)
+FACEPASS_MODEL_CACHE_DIR = env_path("FACEPASS_MODEL_CACHE_DIR", BASE_DIR / "var" / "model_cache")
+FACEPASS_UPLOAD_MAX_BYTES = env_int("FACEPASS_UPLOAD_MAX_BYTES", 8 * 1024 * 1024, minimum=1024)
+FACEPASS_UPLOAD_MAX_PIXELS = env_int("FACEPASS_UPLOAD_MAX_PIXELS", 40_000_000, minimum=10_000)
+FACEPASS_MAX_PHOTOS_PER_HOLDER = env_int("FACEPASS_MAX_PHOTOS_PER_HOLDER", 5, minimum=1)
+FACEPASS_ENROLL_BATCH_SIZE = env_int("FACEPASS_ENROLL_BATCH_SIZE", 16, minimum=1)
+FACEPASS_GATE_TIMEOUT_SECONDS = env_float("FACEPASS_GATE_TIMEOUT_SECONDS", 5.0)
+FACEPASS_CONSENT_TEXT_VERSION = env_str("FACEPASS_CONSENT_TEXT_VERSION", "2026-11")
+# Enrollment quality gates; the defaults were tuned on celeba-dev/val (see README).
+FACEPASS_QUALITY = {
+    "min_face_px": env_float("FACEPASS_QUALITY_MIN_FACE_PX", 0.0) or None,
+    "min_sharpness": env_float("FACEPASS_QUALITY_MIN_SHARPNESS", 0.0) or None,
+    "min_brightness": env_float("FACEPASS_QUALITY_MIN_BRIGHTNESS", 0.0) or None,
+    "max_brightness": env_float("FACEPASS_QUALITY_MAX_BRIGHTNESS", 0.0) or None,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}

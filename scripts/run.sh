@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# `make run`: services, migrations, demo data, Celery workers and the web server.
+# Ctrl-C stops everything this script started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBUG="${DEBUG:-1}"
+export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
+PY=.venv/bin/python
+HOST="${FACEPASS_HOST:-127.0.0.1}"
+PORT="${FACEPASS_PORT:-8000}"
+LOG_DIR="${FACEPASS_LOG_DIR:-var/log}"
+mkdir -p "$LOG_DIR"
+
+bash scripts/services.sh
+$PY manage.py migrate --noinput
+$PY manage.py seed_demo
+if $PY manage.py help ensure_default_model >/dev/null 2>&1; then
+  $PY manage.py ensure_default_model
+fi
+
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  echo "[run] stopping workers and web server"
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup INT TERM EXIT
+
+# The gate gets a worker of its own so enrollment backlogs never delay a turnstile.
+.venv/bin/celery -A facepass_site worker -Q gate -c 1 -n gate@%h --loglevel INFO \
+  >"$LOG_DIR/worker-gate.log" 2>&1 &
+pids+=($!)
+.venv/bin/celery -A facepass_site worker -Q recognition,default -c 1 -n enroll@%h --loglevel INFO \
+  >"$LOG_DIR/worker-enroll.log" 2>&1 &
+pids+=($!)
+echo "[run] workers started (logs in $LOG_DIR/)"
+echo "[run] FacePass on http://$HOST:$PORT/  (admin: /admin/, health: /healthz)"
+$PY manage.py runserver "$HOST:$PORT" --noreload &
+pids+=($!)
+wait "${pids[-1]}"

@@ -1,0 +1,26 @@
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+def test_healthz_is_503_and_names_workers_when_no_worker_runs(client):
+    response = client.get("/healthz")
+    body = response.json()
+    assert response.status_code == 503
+    assert body["down"] == ["workers"]
+    assert body["checks"]["database"]["ok"] and body["checks"]["redis"]["ok"]
+    assert body["checks"]["pgvector"]["version"]
+
+
+def test_healthz_names_redis_when_redis_does_not_answer(client, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    body = client.get("/healthz").json()
+    assert "redis" in body["down"]
+    assert "ConnectionError" in body["checks"]["redis"]["error"]
+
+
+@pytest.mark.worker
+def test_healthz_is_200_when_a_real_worker_consumes_every_queue(client, celery_worker_process):
+    response = client.get("/healthz")
+    assert response.status_code == 200, response.json()
+    assert response.json()["checks"]["workers"]["queues"] == {"recognition": 1, "gate": 1}
