@@ -69,6 +69,9 @@ class EnrollmentPhoto(models.Model):
     quality = models.JSONField(default=dict, blank=True)
     face_box = models.JSONField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # When a worker claimed the photo; a claim older than the task time limit is
+    # abandoned (worker killed) and may be taken again.
+    processing_started_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 

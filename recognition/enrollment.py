@@ -1,0 +1,89 @@
+"""Enrollment batches: claim waiting photos, run the pipeline once, record each outcome."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+
+from attendees.models import EnrollmentPhoto
+from recognition import inference
+from recognition.ml.pipeline import FaceResult
+from recognition.ml.quality import QualityVerdict
+from recognition.selectors import active_model, photos_missing_embedding
+from recognition.services import (
+    enrollment_photo_record_result,
+    enrollment_photos_claim,
+    enrollment_photos_release,
+    face_embedding_store,
+)
+
+logger = logging.getLogger(__name__)
+MISSING_FILE = FaceResult(
+    QualityVerdict(False, "file_missing", "The photo file is gone; please upload it again."), None
+)
+
+
+def _read(photo: EnrollmentPhoto) -> bytes | None:
+    try:
+        with photo.image.open("rb") as fh:
+            return fh.read()
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def enrollment_process(*, photo_ids: list[int], batch_size: int | None = None) -> dict:
+    """Process the given photos and, in the same batch, other photos still waiting."""
+    batch_size = batch_size or settings.FACEPASS_ENROLL_BATCH_SIZE
+    model = active_model()
+    photos = enrollment_photos_claim(photo_ids=photo_ids, extra=max(batch_size - len(photo_ids), 0))
+    if not photos:
+        return {"processed": 0, "accepted": 0}
+    try:
+        images = [_read(photo) for photo in photos]
+        readable = [image for image in images if image is not None]
+        results = iter(inference.enroll_images(model, readable))
+        accepted = 0
+        for photo, image in zip(photos, images, strict=True):
+            result = MISSING_FILE if image is None else next(results)
+            enrollment_photo_record_result(photo=photo, model=model, result=result)
+            accepted += result.accepted
+    except BaseException:
+        # Whatever went wrong, unfinished photos go back to the queue rather than
+        # staying claimed by a batch that no longer runs.
+        enrollment_photos_release(photos=photos)
+        raise
+    logger.info("enrolled %d photos (%d accepted) with %s", len(photos), accepted, model.label)
+    return {"processed": len(photos), "accepted": accepted, "model": model.label}
+
+
+def reembed_batch(*, model, photos: list[EnrollmentPhoto]) -> int:
+    """Embed already accepted photos with `model`; returns how many got an embedding."""
+    done = 0
+    for photo in photos:
+        image = _read(photo)
+        if image is None:
+            logger.warning("photo %s has no file; skipped", photo.pk)
+            continue
+        result = inference.embed_largest_face(model, image)
+        if result.embedding is None:
+            logger.warning("photo %s: %s under %s", photo.pk, result.verdict.code, model.label)
+            continue
+        face_embedding_store(photo=photo, model=model, vector=result.embedding)
+        done += 1
+    return done
+
+
+def reembed_pending(*, batch_size: int = 64, progress=None) -> int:
+    """Embed every accepted photo lacking an embedding by the active model. Resumable:
+    each batch is committed, and a rerun only looks at what is still missing."""
+    model = active_model()
+    total, after_pk = 0, 0
+    while True:
+        batch = list(photos_missing_embedding(model).filter(pk__gt=after_pk)[:batch_size])
+        if not batch:
+            return total
+        total += reembed_batch(model=model, photos=batch)
+        after_pk = batch[-1].pk
+        if progress is not None:
+            progress(len(batch))

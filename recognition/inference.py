@@ -1,0 +1,94 @@
+"""The one bridge between Django and the pure ML core in recognition/ml/.
+
+Loads the detector and the active model's embedder once per worker process
+(lazily: importing this module loads no TensorFlow) and turns model rows and
+stored files into arrays for recognition.ml.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import fields
+from pathlib import Path
+
+from django.conf import settings
+
+from recognition.ml.pipeline import FacePipeline, FaceResult
+from recognition.ml.quality import QualityThresholds
+from recognition.models import EmbeddingModel
+
+logger = logging.getLogger(__name__)
+
+
+def artifact_dir(model: EmbeddingModel) -> str | None:
+    """Artifact paths may be relative to the repository (models shipped with the code)."""
+    if not model.artifact_path:
+        return None
+    path = Path(model.artifact_path)
+    if not path.is_absolute():
+        path = Path(settings.BASE_DIR) / path
+    return str(path)
+
+
+def quality_thresholds() -> QualityThresholds:
+    overrides = {
+        f.name: float(settings.FACEPASS_QUALITY[f.name])
+        for f in fields(QualityThresholds)
+        if settings.FACEPASS_QUALITY.get(f.name) is not None
+    }
+    return QualityThresholds(**overrides)
+
+
+def _publish_detector(detector) -> None:
+    from facepass_site.health import redis_client
+    from recognition.worker_state import publish_detector
+
+    fallback = getattr(detector, "fallback_reason", None)
+    try:
+        publish_detector(redis_client(), type(detector).__name__, fallback)
+    except Exception:  # noqa: BLE001  (health reporting must not stop face work)
+        logger.warning("could not publish detector status to Redis", exc_info=True)
+
+
+def get_detector():
+    from recognition.ml.detection import get_detector as load_detector
+
+    detector = load_detector(
+        settings.FACEPASS_DETECTOR,
+        settings.FACEPASS_YUNET_MODEL or None,
+        str(settings.FACEPASS_MODEL_CACHE_DIR),
+    )
+    _publish_detector(detector)
+    return detector
+
+
+@functools.lru_cache(maxsize=4)
+def _pipeline(kind: str, artifact: str | None, label: str) -> FacePipeline:
+    from recognition.ml.embedders import load_embedder
+
+    logger.info("loading face model %s (%s)", label, kind)
+    embedder = load_embedder(kind, artifact, settings.FACEPASS_BACKBONE_HANDLE)
+    return FacePipeline(
+        get_detector(),
+        embedder,
+        quality_thresholds(),
+        decode_limits={
+            "max_bytes": settings.FACEPASS_UPLOAD_MAX_BYTES,
+            "max_pixels": settings.FACEPASS_UPLOAD_MAX_PIXELS,
+        },
+    )
+
+
+def pipeline_for(model: EmbeddingModel) -> FacePipeline:
+    return _pipeline(model.kind, artifact_dir(model), model.label)
+
+
+def enroll_images(model: EmbeddingModel, images: list[bytes]) -> list[FaceResult]:
+    """Every enrollment quality gate, then one embedding batch for the accepted photos."""
+    return pipeline_for(model).process(images)
+
+
+def embed_largest_face(model: EmbeddingModel, image: bytes) -> FaceResult:
+    """Gate frames and re-embedding: only 'one prominent face' is required."""
+    return pipeline_for(model).embed_largest_face(image)

@@ -1,0 +1,30 @@
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from recognition.ml.artifacts import read_metadata
+from recognition.models import EmbeddingModel
+from recognition.services import (
+    embedding_model_activate,
+    embedding_model_register,
+    relative_artifact_path,
+)
+
+# The shipped default: dlib's ResNet until a trained MobileNetV2 meets the targets.
+DEFAULT_ARTIFACT = Path(settings.BASE_DIR) / "recognition" / "artifacts" / "dlib-resnet"
+
+
+class Command(BaseCommand):
+    help = "Register the shipped default model and activate it when no model is active."
+
+    def handle(self, *args, **options):
+        metadata = read_metadata(DEFAULT_ARTIFACT)
+        model = embedding_model_register(
+            metadata=metadata, artifact_path=relative_artifact_path(DEFAULT_ARTIFACT)
+        )
+        active = EmbeddingModel.objects.filter(is_active=True).first()
+        if active is None:
+            embedding_model_activate(model=model)
+            active = model
+        self.stdout.write(f"Active face model: {active.label} ({active.kind}).")

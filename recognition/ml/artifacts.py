@@ -1,0 +1,106 @@
+"""Model artifact directories: weights plus a metadata.json that says how to use them.
+
+metadata.json keys: name, version, embedder (kind), input_size, margin, alignment_template,
+dimensions, thresholds ({"1e-2": similarity, ...}: accept when cosine similarity >= value for that
+false accept rate), metrics, training, trained (bool), and optionally warning.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+METADATA_FILE = "metadata.json"
+REQUIRED_KEYS = {
+    "name": str,
+    "version": str,
+    "embedder": str,
+    "input_size": int,
+    "margin": float,
+    "alignment_template": str,
+    "dimensions": int,
+    "thresholds": dict,
+    "metrics": dict,
+    "training": dict,
+    "trained": bool,
+}
+EMBEDDER_KINDS = ("mobilenetv2-siamese", "dlib-resnet")
+
+
+class ArtifactError(ValueError):
+    """An artifact directory that is missing, incomplete or inconsistent."""
+
+
+def validate_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Check keys and types; returns the metadata so calls can be chained."""
+    for key, kind in REQUIRED_KEYS.items():
+        if key not in metadata:
+            raise ArtifactError(f"metadata.json lacks {key!r}")
+        value = metadata[key]
+        numeric_ok = kind is float and isinstance(value, int) and not isinstance(value, bool)
+        if not (isinstance(value, kind) or numeric_ok):
+            raise ArtifactError(f"metadata.json {key!r} should be {kind.__name__}, got {value!r}")
+    if metadata["embedder"] not in EMBEDDER_KINDS:
+        raise ArtifactError(f"unknown embedder kind {metadata['embedder']!r}")
+    for far, similarity in metadata["thresholds"].items():
+        float(far)  # keys are FARs written like "1e-3"
+        if not -1.0 <= float(similarity) <= 1.0:
+            raise ArtifactError(f"threshold for FAR {far} is not a cosine similarity")
+    return metadata
+
+
+def read_metadata(artifact_dir: str | Path) -> dict[str, Any]:
+    path = Path(artifact_dir) / METADATA_FILE
+    if not path.is_file():
+        raise ArtifactError(f"{artifact_dir} is not a model artifact: {METADATA_FILE} is missing")
+    try:
+        metadata = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ArtifactError(f"{path} is not valid JSON: {exc}") from None
+    return validate_metadata(metadata)
+
+
+def write_metadata(artifact_dir: str | Path, metadata: dict[str, Any]) -> Path:
+    """Validate and write atomically, so a reader never sees half a file."""
+    validate_metadata(metadata)
+    directory = Path(artifact_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / METADATA_FILE
+    with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, suffix=".tmp") as handle:
+        json.dump(metadata, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+    os.chmod(handle.name, 0o644)  # NamedTemporaryFile creates 0600; readers may be other users
+    os.replace(handle.name, target)
+    return target
+
+
+def far_key(far: float) -> str:
+    """1e-3 -> "1e-3", the key format of the thresholds table."""
+    mantissa, exponent = f"{far:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def write_thresholds(
+    artifact_dir: str | Path, table: dict[str, float], metrics: dict[str, Any]
+) -> dict[str, Any]:
+    """Replace the thresholds table and metrics of an artifact; returns the new metadata."""
+    metadata = read_metadata(artifact_dir)
+    metadata["thresholds"] = {key: float(value) for key, value in table.items()}
+    metadata["metrics"] = metrics
+    write_metadata(artifact_dir, metadata)
+    return metadata
+
+
+def threshold_for(metadata: dict[str, Any], far: float) -> float:
+    """The similarity threshold measured for a false accept rate, e.g. 1e-3."""
+    try:
+        return float(metadata["thresholds"][far_key(far)])
+    except KeyError:
+        known = ", ".join(sorted(metadata["thresholds"])) or "none"
+        raise ArtifactError(
+            f"no threshold measured for FAR {far_key(far)} (known: {known}); "
+            "run python -m recognition.ml.evaluate --write-thresholds"
+        ) from None

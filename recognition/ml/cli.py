@@ -1,0 +1,74 @@
+"""Helpers shared by the command-line tools: inputs, detector options, clean failures."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """A problem the user can fix; reported as one line with exit code 2."""
+
+
+def fail(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(EXIT_USAGE)
+
+
+def run_cli(main, argv=None) -> None:
+    """Run main(argv), turning CliError into a one-line message and exit code 2."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        main(argv)
+    except CliError as exc:
+        fail(str(exc))
+
+
+def images_in(directory: Path) -> list[Path]:
+    found = (
+        path
+        for path in directory.rglob("*")
+        if path.suffix.lower() in IMAGE_SUFFIXES and not path.is_dir()
+    )
+    return sorted(found)
+
+
+def collect_images(inputs: list[str]) -> list[str]:
+    """Expand directories (recursively, sorted); files are kept as given."""
+    paths: list[str] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            if not os.access(path, os.R_OK | os.X_OK):
+                raise CliError(f"cannot read directory {item}")
+            paths.extend(str(found) for found in images_in(path))
+        elif path.is_file():
+            if not os.access(path, os.R_OK):
+                raise CliError(f"cannot read file {item}")
+            paths.append(item)
+        else:
+            raise CliError(f"no such file or directory: {item}")
+    if not paths:
+        raise CliError(f"no images (*.jpg, *.jpeg, *.png) found in {' '.join(inputs)}")
+    return paths
+
+
+def add_detector_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--detector", default="yunet", choices=("yunet", "dlib-hog"))
+    parser.add_argument(
+        "--yunet-model",
+        default=os.environ.get("FACEPASS_YUNET_MODEL"),
+        help="YuNet ONNX file (default: env FACEPASS_YUNET_MODEL, else cached download)",
+    )
+
+
+def detector_from_args(args: argparse.Namespace):
+    from recognition.ml.detection import get_detector
+
+    return get_detector(args.detector, args.yunet_model)

@@ -1,0 +1,30 @@
+"""Write the untrained MobileNetV2 baseline artifact ("trained": false in its metadata).
+
+    python -m recognition.ml.make_untrained_artifact --out DIR [--backbone HANDLE] [--seed 0]
+
+HANDLE defaults to env FACEPASS_BACKBONE_HANDLE, else the public TF-Hub URL; a local SavedModel
+directory works offline.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from recognition.ml.cli import run_cli
+from recognition.ml.embedders import default_backbone_handle
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True, help="artifact directory to create")
+    parser.add_argument("--backbone", default=None, help="MobileNetV2 feature-vector handle")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random 128-d head")
+    args = parser.parse_args(argv)
+    from recognition.ml.embedders.mobilenet import create_untrained_artifact
+
+    out = create_untrained_artifact(args.out, args.backbone or default_backbone_handle(), args.seed)
+    print(out)
+
+
+if __name__ == "__main__":
+    run_cli(main)

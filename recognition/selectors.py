@@ -1,0 +1,101 @@
+"""Reads for models and embeddings. Every search is confined to one model version."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from django.db.models import Max, QuerySet
+from pgvector.django import CosineDistance
+
+from attendees.models import EnrollmentPhoto
+from events.models import Event
+from recognition.models import EmbeddingModel, FaceEmbedding
+
+
+class NoActiveModel(LookupError):
+    pass
+
+
+def active_model() -> EmbeddingModel:
+    model = EmbeddingModel.objects.filter(is_active=True).first()
+    if model is None:
+        raise NoActiveModel(
+            "No face model is active. Run `manage.py ensure_default_model` or `activate_model`."
+        )
+    return model
+
+
+def model_threshold(model: EmbeddingModel, far: str) -> float:
+    """Cosine similarity a match must reach for the given false-accept rate."""
+    table = model.thresholds or {}
+    if far in table:
+        return float(table[far])
+    # Missing FAR (too few impostor pairs measured): use the strictest measured one.
+    stricter = sorted(table, key=float)
+    if not stricter:
+        raise NoActiveModel(f"Model {model.label} has no threshold table; run evaluate first.")
+    return float(table[stricter[0]])
+
+
+@dataclass(frozen=True)
+class HolderMatch:
+    holder_id: int
+    photo_id: int
+    similarity: float
+
+
+def nearest_holders(
+    *,
+    event: Event | int,
+    model: EmbeddingModel,
+    vector: np.ndarray,
+    limit: int = 2,
+    exclude_holder_id: int | None = None,
+) -> list[HolderMatch]:
+    """Best match per holder within one event, most similar first (exact search)."""
+    qs = FaceEmbedding.objects.filter(event=event, model=model)
+    if exclude_holder_id is not None:
+        qs = qs.exclude(holder_id=exclude_holder_id)
+    rows = (
+        qs.annotate(distance=CosineDistance("vector", vector))
+        .order_by("distance")
+        .values_list("holder_id", "photo_id", "distance")[: limit * 5]
+    )
+    best: dict[int, HolderMatch] = {}
+    for holder_id, photo_id, distance in rows:
+        if holder_id not in best:
+            best[holder_id] = HolderMatch(holder_id, photo_id, 1.0 - float(distance))
+    return sorted(best.values(), key=lambda m: -m.similarity)[:limit]
+
+
+def holder_similarity(*, holder_id: int, model: EmbeddingModel, vector: np.ndarray) -> float | None:
+    """Best similarity between a probe and any of one holder's enrolled faces."""
+    distance = (
+        FaceEmbedding.objects.filter(holder_id=holder_id, model=model)
+        .annotate(distance=CosineDistance("vector", vector))
+        .order_by("distance")
+        .values_list("distance", flat=True)
+        .first()
+    )
+    return None if distance is None else 1.0 - float(distance)
+
+
+def photos_missing_embedding(model: EmbeddingModel) -> QuerySet[EnrollmentPhoto]:
+    """Accepted photos with no embedding by this model: what `reembed` still has to do."""
+    return (
+        EnrollmentPhoto.objects.filter(status=EnrollmentPhoto.Status.ACCEPTED)
+        .exclude(embeddings__model=model)
+        .select_related("holder")
+        .order_by("pk")
+    )
+
+
+def embedding_counts(model: EmbeddingModel) -> dict[str, int]:
+    accepted = EnrollmentPhoto.objects.filter(status=EnrollmentPhoto.Status.ACCEPTED).count()
+    done = FaceEmbedding.objects.filter(model=model).count()
+    return {"accepted_photos": accepted, "embedded": done, "last_id": _last_id(model)}
+
+
+def _last_id(model: EmbeddingModel) -> int:
+    return FaceEmbedding.objects.filter(model=model).aggregate(m=Max("id"))["m"] or 0

@@ -1,0 +1,26 @@
+"""Celery tasks. Thin: they take ids, call services, and retry transient failures."""
+
+import redis
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+from recognition.enrollment import enrollment_process
+
+TRANSIENT = (OperationalError, InterfaceError, redis.ConnectionError, redis.TimeoutError)
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=8,
+)
+def enroll_photo(self, photo_id: int) -> dict:
+    """Enroll one uploaded photo, batching in other waiting photos.
+
+    When another batch already took this photo, there is nothing left to do.
+    """
+    return enrollment_process(photo_ids=[photo_id])

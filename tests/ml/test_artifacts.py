@@ -1,0 +1,44 @@
+import json
+
+import pytest
+
+from recognition.ml.artifacts import (
+    ArtifactError,
+    far_key,
+    read_metadata,
+    threshold_for,
+    write_metadata,
+    write_thresholds,
+)
+from recognition.ml.embedders.dlib_resnet import default_metadata
+
+
+def test_metadata_round_trips_and_thresholds_are_replaced(tmp_path):
+    write_metadata(tmp_path, default_metadata())
+    assert read_metadata(tmp_path) == default_metadata()
+    write_thresholds(tmp_path, {"1e-3": 0.91, "1e-2": 0.88}, {"roc_auc": 0.99})
+    metadata = read_metadata(tmp_path)
+    assert metadata["metrics"] == {"roc_auc": 0.99}
+    assert threshold_for(metadata, 1e-3) == 0.91
+
+
+def test_a_missing_threshold_names_the_command_that_measures_it(tmp_path):
+    with pytest.raises(ArtifactError, match="--write-thresholds"):
+        threshold_for(default_metadata() | {"thresholds": {}}, 1e-4)
+
+
+def test_incomplete_or_inconsistent_metadata_is_refused(tmp_path):
+    with pytest.raises(ArtifactError, match="missing"):
+        read_metadata(tmp_path)
+    broken = default_metadata()
+    del broken["margin"]
+    (tmp_path / "metadata.json").write_text(json.dumps(broken))
+    with pytest.raises(ArtifactError, match="margin"):
+        read_metadata(tmp_path)
+    with pytest.raises(ArtifactError, match="cosine"):
+        write_metadata(tmp_path, default_metadata() | {"thresholds": {"1e-3": 7.0}})
+
+
+@pytest.mark.parametrize("far, key", [(1e-2, "1e-2"), (1e-3, "1e-3"), (1e-4, "1e-4")])
+def test_far_keys_are_written_compactly(far, key):
+    assert far_key(far) == key

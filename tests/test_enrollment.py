@@ -1,0 +1,155 @@
+import os
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from attendees.models import EnrollmentPhoto, TicketHolder
+from attendees.services import (
+    EnrollmentError,
+    enrollment_photo_create,
+    ticket_holder_create,
+    ticket_holder_record_consent,
+)
+from recognition.enrollment import enrollment_process, reembed_pending
+from recognition.models import EmbeddingModel, FaceEmbedding
+
+VAL = Path(os.environ.get("FACEPASS_SHARED_DIR", "../shared")) / "datasets/celeba-dev/val"
+
+
+def val_photo(identity_index: int, image_index: int = 0) -> bytes:
+    identity = sorted(VAL.iterdir())[identity_index]
+    return sorted(identity.glob("*.jpg"))[image_index].read_bytes()
+
+
+def blank_jpeg() -> bytes:
+    return cv2.imencode(".jpg", np.full((240, 320, 3), 128, np.uint8))[1].tobytes()
+
+
+@pytest.fixture
+def default_model(db):
+    call_command("ensure_default_model")
+    return EmbeddingModel.objects.get(is_active=True)
+
+
+def consenting_holder(event, code, name="Holder"):
+    holder = ticket_holder_create(event=event, ticket_code=code, name=name)
+    return ticket_holder_record_consent(holder=holder, text_version="2026-11")
+
+
+def stored_photo(holder, image: bytes) -> EnrollmentPhoto:
+    """A photo row and file without queuing a task (the test runs the batch itself)."""
+    from django.core.files.base import ContentFile
+
+    photo = EnrollmentPhoto(holder=holder)
+    photo.image.save("selfie.jpg", ContentFile(image), save=False)
+    photo.save()
+    return photo
+
+
+def test_the_shipped_default_model_is_registered_with_measured_thresholds(default_model):
+    assert default_model.kind == "dlib-resnet"
+    assert set(default_model.thresholds) >= {"1e-2", "1e-3"}
+    assert default_model.metrics["roc_auc"] >= 0.99
+
+
+@pytest.mark.django_db
+def test_no_photo_is_taken_before_consent(event_a):
+    holder = ticket_holder_create(event=event_a, ticket_code="N1", name="No Consent")
+    with pytest.raises(EnrollmentError) as err:
+        enrollment_photo_create(holder=holder, image_bytes=val_photo(0))
+    assert err.value.code == "consent_required"
+    assert not EnrollmentPhoto.objects.exists()
+
+
+def test_a_batch_accepts_good_faces_and_rejects_a_blank_image_with_its_reason(
+    event_a, default_model
+):
+    good = stored_photo(consenting_holder(event_a, "G1", "Good"), val_photo(0))
+    blank = stored_photo(consenting_holder(event_a, "B1", "Blank"), blank_jpeg())
+    summary = enrollment_process(photo_ids=[good.pk], batch_size=8)
+    assert summary["processed"] == 2  # the waiting blank photo joined the batch
+    good.refresh_from_db()
+    blank.refresh_from_db()
+    assert good.status == "accepted" and good.face_box and good.quality
+    assert blank.status == "rejected" and blank.rejection_code == "no_face"
+    assert "face" in blank.rejection_message
+    embedding = FaceEmbedding.objects.get(photo=good)
+    assert embedding.model == default_model and embedding.event_id == event_a.pk
+    assert abs(np.linalg.norm(embedding.vector) - 1) < 1e-4
+    assert good.holder.__class__.objects.get(pk=good.holder_id).status == "enrolled"
+
+
+def test_a_claim_abandoned_by_a_killed_worker_is_processed_again(event_a, default_model):
+    photo = stored_photo(consenting_holder(event_a, "K1"), val_photo(1))
+    stale = timezone.now() - timedelta(hours=1)
+    EnrollmentPhoto.objects.filter(pk=photo.pk).update(
+        status="processing", processing_started_at=stale
+    )
+    assert enrollment_process(photo_ids=[photo.pk])["processed"] == 1
+    photo.refresh_from_db()
+    assert photo.status == "accepted" and photo.attempts == 1
+
+
+def test_a_fresh_claim_of_another_worker_is_left_alone(event_a, default_model):
+    photo = stored_photo(consenting_holder(event_a, "K2"), val_photo(1))
+    EnrollmentPhoto.objects.filter(pk=photo.pk).update(
+        status="processing", processing_started_at=timezone.now()
+    )
+    assert enrollment_process(photo_ids=[photo.pk])["processed"] == 0
+
+
+def test_one_person_with_two_tickets_is_flagged_for_review(event_a, default_model):
+    first = stored_photo(consenting_holder(event_a, "D1", "Dana"), val_photo(2, 0))
+    enrollment_process(photo_ids=[first.pk])
+    second = stored_photo(consenting_holder(event_a, "D2", "Dana Alias"), val_photo(2, 1))
+    enrollment_process(photo_ids=[second.pk])
+    flagged = TicketHolder.objects.filter(needs_review=True)
+    assert set(flagged.values_list("ticket_code", flat=True)) == {"D1", "D2"}
+    assert "Dana Alias" in flagged.get(ticket_code="D1").review_note
+
+
+def test_different_people_are_not_flagged(event_a, default_model):
+    for index in (3, 4):
+        photo = stored_photo(consenting_holder(event_a, f"P{index}"), val_photo(index))
+        enrollment_process(photo_ids=[photo.pk])
+    assert not TicketHolder.objects.filter(needs_review=True).exists()
+
+
+def test_reembed_fills_in_embeddings_for_a_newly_activated_model(event_a, default_model):
+    photo = stored_photo(consenting_holder(event_a, "R1"), val_photo(5))
+    enrollment_process(photo_ids=[photo.pk])
+    EmbeddingModel.objects.filter(pk=default_model.pk).update(is_active=False)
+    newer = EmbeddingModel.objects.create(
+        name=default_model.name,
+        version="v2",
+        kind="dlib-resnet",
+        thresholds=default_model.thresholds,
+        is_active=True,
+    )
+    assert reembed_pending(batch_size=2) == 1
+    assert reembed_pending(batch_size=2) == 0  # resumable: nothing left
+    assert FaceEmbedding.objects.filter(photo=photo).count() == 2
+    assert FaceEmbedding.objects.filter(photo=photo, model=newer).exists()
+
+
+@pytest.mark.worker
+def test_a_real_worker_takes_an_uploaded_photo_to_a_stored_embedding(
+    event_a, celery_worker_process
+):
+    call_command("ensure_default_model")
+    holder = consenting_holder(event_a, "W1", "Worker Case")
+    photo = enrollment_photo_create(holder=holder, image_bytes=val_photo(6))
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        photo.refresh_from_db()
+        if photo.status in ("accepted", "rejected"):
+            break
+        time.sleep(0.5)
+    assert photo.status == "accepted", (photo.status, photo.rejection_code)
+    assert FaceEmbedding.objects.filter(photo=photo, model__is_active=True).count() == 1
