@@ -25,7 +25,8 @@ cleanup() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
-trap cleanup INT TERM EXIT
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # The gate gets a worker of its own so enrollment backlogs never delay a turnstile.
 .venv/bin/celery -A facepass_site worker -Q gate -c 1 -n gate@%h --loglevel INFO \
@@ -36,6 +37,6 @@ pids+=($!)
 pids+=($!)
 echo "[run] workers started (logs in $LOG_DIR/)"
 echo "[run] FacePass on http://$HOST:$PORT/  (admin: /admin/, health: /healthz)"
-$PY manage.py runserver "$HOST:$PORT" --noreload &
-pids+=($!)
-wait "${pids[-1]}"
+# In the foreground: Ctrl-C reaches it directly (background jobs of a script ignore
+# SIGINT), and the EXIT trap then stops the workers.
+$PY manage.py runserver "$HOST:$PORT" --noreload
