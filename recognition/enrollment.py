@@ -32,10 +32,13 @@ def _read(photo: EnrollmentPhoto) -> bytes | None:
         return None
 
 
-def enrollment_process(*, photo_ids: list[int], batch_size: int | None = None) -> dict:
-    """Process the given photos and, in the same batch, other photos still waiting."""
+def enrollment_process(*, photo_ids: list[int], batch_size: int | None = None, model=None) -> dict:
+    """Process the given photos and, in the same batch, other photos still waiting.
+
+    `model` defaults to the active one; benchmarks pass another to compare models.
+    """
     batch_size = batch_size or settings.FACEPASS_ENROLL_BATCH_SIZE
-    model = active_model()
+    model = model or active_model()
     photos = enrollment_photos_claim(photo_ids=photo_ids, extra=max(batch_size - len(photo_ids), 0))
     if not photos:
         return {"processed": 0, "accepted": 0}
