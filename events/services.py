@@ -1,9 +1,9 @@
 """Writes for organizations, events and gates."""
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
-from events.models import Event, Gate, Membership, Organization
+from events.models import CheckIn, Event, Gate, Membership, Organization
 
 
 def organization_create(*, name: str, slug: str) -> Organization:
@@ -56,3 +56,48 @@ def gate_create(*, event: Event, name: str, mode: str = Gate.Mode.TICKET_AND_FAC
     gate.full_clean()
     gate.save()
     return gate
+
+
+def checkin_record(*, gate: Gate, outcome, staff_user=None, idempotency_key: str | None = None):
+    """Record one gate attempt. Returns (checkin, created).
+
+    A repeated idempotency key returns the first check-in and records nothing. With
+    single entry, the holder's row is locked so two gates admitting the same person
+    at the same moment serialise: the second sees the first admit and is denied.
+    """
+    from attendees.models import TicketHolder
+
+    event = gate.event
+    if idempotency_key:
+        existing = CheckIn.objects.filter(event=event, idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing, False
+    decision, reason, message = outcome.decision, outcome.reason, outcome.message
+    try:
+        with transaction.atomic():
+            holder = outcome.holder
+            if holder is not None and decision == CheckIn.Decision.ADMIT:
+                TicketHolder.objects.select_for_update().filter(pk=holder.pk).first()
+                single = event.entry_policy == Event.EntryPolicy.SINGLE_ENTRY
+                if single and holder.checkins.filter(decision=CheckIn.Decision.ADMIT).exists():
+                    decision, reason = CheckIn.Decision.DENY, "already_checked_in"
+                    message = "This ticket has already been used to enter."
+            checkin = CheckIn.objects.create(
+                event=event,
+                gate=gate,
+                attendee=holder,
+                decision=decision,
+                mode=gate.mode,
+                score=outcome.score,
+                model_version=outcome.model.label if outcome.model else "",
+                staff_user=staff_user,
+                idempotency_key=idempotency_key or None,
+                reason=reason,
+                reason_message=message[:300],
+            )
+    except IntegrityError:
+        if not idempotency_key:
+            raise
+        # A concurrent request with the same key won the race: answer with its result.
+        return CheckIn.objects.get(event=event, idempotency_key=idempotency_key), False
+    return checkin, True

@@ -159,6 +159,8 @@ FACEPASS_UPLOAD_MAX_PIXELS = env_int("FACEPASS_UPLOAD_MAX_PIXELS", 40_000_000, m
 FACEPASS_MAX_PHOTOS_PER_HOLDER = env_int("FACEPASS_MAX_PHOTOS_PER_HOLDER", 5, minimum=1)
 FACEPASS_ENROLL_BATCH_SIZE = env_int("FACEPASS_ENROLL_BATCH_SIZE", 16, minimum=1)
 FACEPASS_GATE_TIMEOUT_SECONDS = env_float("FACEPASS_GATE_TIMEOUT_SECONDS", 5.0)
+# 1:N: the best holder must beat the second best by this much similarity, else REVIEW.
+FACEPASS_GATE_1N_MARGIN = env_float("FACEPASS_GATE_1N_MARGIN", 0.01)
 FACEPASS_CONSENT_TEXT_VERSION = env_str("FACEPASS_CONSENT_TEXT_VERSION", "2026-11")
 # Enrollment quality gates; the defaults were tuned on celeba-dev/val (see README).
 FACEPASS_QUALITY = {

@@ -24,3 +24,15 @@ def enroll_photo(self, photo_id: int) -> dict:
     When another batch already took this photo, there is nothing left to do.
     """
     return enrollment_process(photo_ids=[photo_id])
+
+
+@shared_task(acks_late=False, ignore_result=False, soft_time_limit=10, time_limit=15)
+def gate_embed_frames(frames_b64: list[str], model_id: int) -> list[dict]:
+    """Embed the largest face of each gate frame. Runs on the `gate` queue only.
+
+    Not acked late: a gate request is answered within seconds or not at all, so a
+    redelivered frame minutes later would help nobody.
+    """
+    from recognition.gate_worker import embed_frames
+
+    return embed_frames(frames_b64, model_id)

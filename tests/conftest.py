@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
 from events.models import Event, Gate, Membership
 from events.services import event_create, gate_create, organization_create, staff_user_create
+from recognition.models import EmbeddingModel
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -147,3 +149,9 @@ def celery_worker_process(transactional_db):
         yield proc
     finally:
         stop_worker(proc)
+
+
+@pytest.fixture
+def default_model(db):
+    call_command("ensure_default_model")
+    return EmbeddingModel.objects.get(is_active=True)

@@ -1,9 +1,6 @@
-import os
 import time
 from datetime import timedelta
-from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from django.core.management import call_command
@@ -14,42 +11,10 @@ from attendees.services import (
     EnrollmentError,
     enrollment_photo_create,
     ticket_holder_create,
-    ticket_holder_record_consent,
 )
 from recognition.enrollment import enrollment_process, reembed_pending
 from recognition.models import EmbeddingModel, FaceEmbedding
-
-VAL = Path(os.environ.get("FACEPASS_SHARED_DIR", "../shared")) / "datasets/celeba-dev/val"
-
-
-def val_photo(identity_index: int, image_index: int = 0) -> bytes:
-    identity = sorted(VAL.iterdir())[identity_index]
-    return sorted(identity.glob("*.jpg"))[image_index].read_bytes()
-
-
-def blank_jpeg() -> bytes:
-    return cv2.imencode(".jpg", np.full((240, 320, 3), 128, np.uint8))[1].tobytes()
-
-
-@pytest.fixture
-def default_model(db):
-    call_command("ensure_default_model")
-    return EmbeddingModel.objects.get(is_active=True)
-
-
-def consenting_holder(event, code, name="Holder"):
-    holder = ticket_holder_create(event=event, ticket_code=code, name=name)
-    return ticket_holder_record_consent(holder=holder, text_version="2026-11")
-
-
-def stored_photo(holder, image: bytes) -> EnrollmentPhoto:
-    """A photo row and file without queuing a task (the test runs the batch itself)."""
-    from django.core.files.base import ContentFile
-
-    photo = EnrollmentPhoto(holder=holder)
-    photo.image.save("selfie.jpg", ContentFile(image), save=False)
-    photo.save()
-    return photo
+from tests.faces import blank_jpeg, consenting_holder, stored_photo, val_photo
 
 
 def test_the_shipped_default_model_is_registered_with_measured_thresholds(default_model):
