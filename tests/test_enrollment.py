@@ -70,9 +70,9 @@ def test_a_fresh_claim_of_another_worker_is_left_alone(event_a, default_model):
 
 
 def test_one_person_with_two_tickets_is_flagged_for_review(event_a, default_model):
-    first = stored_photo(consenting_holder(event_a, "D1", "Dana"), val_photo(2, 0))
+    first = stored_photo(consenting_holder(event_a, "D1", "Dana"), val_photo(6, 0))
     enrollment_process(photo_ids=[first.pk])
-    second = stored_photo(consenting_holder(event_a, "D2", "Dana Alias"), val_photo(2, 1))
+    second = stored_photo(consenting_holder(event_a, "D2", "Dana Alias"), val_photo(6, 1))
     enrollment_process(photo_ids=[second.pk])
     flagged = TicketHolder.objects.filter(needs_review=True)
     assert set(flagged.values_list("ticket_code", flat=True)) == {"D1", "D2"}

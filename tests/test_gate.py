@@ -19,7 +19,7 @@ def gate_of(event, mode) -> Gate:
 def enrolled(event_a, default_model):
     """Holder 'Eve' enrolled from the first photo of a validation identity."""
     holder = consenting_holder(event_a, "E-1", "Eve Enrolled")
-    photo = stored_photo(holder, val_photo(7, 0))
+    photo = stored_photo(holder, val_photo(6, 0))
     enrollment_process(photo_ids=[photo.pk])
     photo.refresh_from_db()
     assert photo.status == "accepted"
@@ -47,7 +47,7 @@ def test_unknown_tickets_and_tickets_of_another_event_are_denied(event_a, org_a,
 def test_with_no_gate_worker_the_gate_is_unavailable(enrolled):
     with pytest.raises(GateUnavailable, match="No face worker"):
         gate_decide(
-            gate=gate_of(enrolled.event, "ticket_face"), frames=[val_photo(7, 1)], ticket_code="E-1"
+            gate=gate_of(enrolled.event, "ticket_face"), frames=[val_photo(6, 1)], ticket_code="E-1"
         )
 
 
@@ -57,7 +57,7 @@ def test_a_real_gate_worker_admits_the_holder_and_denies_a_stranger_in_both_mode
 ):
     event = enrolled.event
     one_to_one, face_only = gate_of(event, "ticket_face"), gate_of(event, "face_only")
-    same_person, stranger = val_photo(7, 1), val_photo(8, 0)
+    same_person, stranger = val_photo(6, 1), val_photo(8, 0)
 
     admit = gate_decide(gate=one_to_one, frames=[same_person], ticket_code="E-1")
     assert (admit.decision, admit.holder) == ("admit", enrolled), admit
