@@ -70,13 +70,14 @@ def enrollment_photos_claim(*, photo_ids: list[int], extra: int) -> list[Enrollm
     )
     own_ids = set(photo_ids)
     with transaction.atomic():
+        locked = EnrollmentPhoto.objects.select_for_update(skip_locked=True, of=("self",))
         own = list(
-            EnrollmentPhoto.objects.select_for_update(skip_locked=True)
+            locked.select_related("holder__event")
             .filter(pk__in=own_ids)
             .filter(pk__in=waiting.values("pk"))
         )
         others = list(
-            EnrollmentPhoto.objects.select_for_update(skip_locked=True)
+            locked.select_related("holder__event")
             .filter(pk__in=waiting.exclude(pk__in=own_ids).values("pk"))
             .order_by("created_at")[:extra]
         )
