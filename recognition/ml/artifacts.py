@@ -27,7 +27,7 @@ REQUIRED_KEYS = {
     "training": dict,
     "trained": bool,
 }
-EMBEDDER_KINDS = ("mobilenetv2-siamese", "dlib-resnet")
+EMBEDDER_KINDS = ("mobilenetv2-siamese", "dlib-resnet", "contrastive-cnn")
 
 
 class ArtifactError(ValueError):

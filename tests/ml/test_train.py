@@ -167,6 +167,14 @@ def test_contrastive_cnn_trains_resumes_and_reloads(folders, yunet_model_path):
     np.testing.assert_allclose(
         embed_crops(reloaded, val.crops), embed_crops(run.model, val.crops), atol=1e-5
     )
+    from recognition.ml.artifacts import read_metadata
+    from recognition.ml.embedders.contrastive import ContrastiveCnnEmbedder
+
+    read_metadata(out)  # validates: contrastive-cnn is a known artifact kind
+    served = ContrastiveCnnEmbedder(out).embed(val.crops[:3])
+    expected = embed_crops(run.model, val.crops[:3])
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    np.testing.assert_allclose(served, expected, atol=1e-5)
 
 
 def test_mobilenet_learns_resumes_into_fine_tuning_and_serves(folders, yunet_model_path):

@@ -8,7 +8,7 @@ import os
 from recognition.ml.artifacts import ArtifactError
 from recognition.ml.embedders.base import Embedder, l2_normalise
 
-EMBEDDER_NAMES = ("mobilenetv2-siamese", "dlib-resnet")
+EMBEDDER_NAMES = ("mobilenetv2-siamese", "dlib-resnet", "contrastive-cnn")
 
 __all__ = ["EMBEDDER_NAMES", "Embedder", "l2_normalise", "load_embedder", "default_backbone_handle"]
 
@@ -46,4 +46,10 @@ def load_embedder(
                 "recognition.ml.make_untrained_artifact --out DIR [--backbone HANDLE]"
             )
         return MobileNetV2SiameseEmbedder(artifact_dir, backbone_handle)
+    if name == "contrastive-cnn":
+        from recognition.ml.embedders.contrastive import ContrastiveCnnEmbedder
+
+        if not artifact_dir:
+            raise ArtifactError("contrastive-cnn needs a trained artifact directory (--model DIR)")
+        return ContrastiveCnnEmbedder(artifact_dir)
     raise ValueError(f"unknown embedder {name!r}; choose one of {', '.join(EMBEDDER_NAMES)}")

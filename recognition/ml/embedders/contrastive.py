@@ -1,0 +1,38 @@
+"""The design's second model: a small siamese CNN trained with contrastive loss.
+
+Its artifact is a whole tf-keras SavedModel (grayscale conversion is a layer of
+the model), so it takes the same RGB crops as the other embedders.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from recognition.ml.artifacts import ArtifactError, read_metadata
+from recognition.ml.embedders.base import Embedder
+
+NAME = "contrastive-cnn"
+
+
+class ContrastiveCnnEmbedder(Embedder):
+    def __init__(self, artifact_dir: str | Path):
+        from recognition.ml.embedders.mobilenet import MODEL_DIR, _tensorflow
+
+        directory = Path(artifact_dir)
+        self.metadata = read_metadata(directory)
+        if self.metadata["embedder"] != NAME:
+            raise ArtifactError(f"{directory} is a {self.metadata['embedder']} artifact")
+        self.name = NAME
+        self.version = self.metadata["version"]
+        self.input_size = int(self.metadata["input_size"])
+        self.margin = float(self.metadata["margin"])
+        self.dimensions = int(self.metadata["dimensions"])
+        _, keras, _ = _tensorflow()
+        if not (directory / MODEL_DIR).is_dir():
+            raise ArtifactError(f"{directory} has no {MODEL_DIR}/ SavedModel")
+        self._model = keras.models.load_model(directory / MODEL_DIR, compile=False)
+
+    def _embed_batch(self, crops: np.ndarray) -> np.ndarray:
+        return self._model(crops.astype(np.float32) / 255.0, training=False).numpy()
