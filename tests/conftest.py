@@ -14,7 +14,9 @@ from django.utils import timezone
 
 from events.models import Event, Gate, Membership
 from events.services import event_create, gate_create, organization_create, staff_user_create
+from recognition.enrollment import enrollment_process
 from recognition.models import EmbeddingModel
+from tests.faces import consenting_holder, stored_photo, val_photo
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -155,3 +157,15 @@ def celery_worker_process(transactional_db):
 def default_model(db):
     call_command("ensure_default_model")
     return EmbeddingModel.objects.get(is_active=True)
+
+
+@pytest.fixture
+def enrolled(event_a, default_model):
+    """Holder 'Eve' enrolled from the first photo of a validation identity."""
+    holder = consenting_holder(event_a, "E-1", "Eve Enrolled")
+    photo = stored_photo(holder, val_photo(6, 0))
+    enrollment_process(photo_ids=[photo.pk])
+    photo.refresh_from_db()
+    assert photo.status == "accepted"
+    holder.refresh_from_db()
+    return holder

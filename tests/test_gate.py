@@ -6,25 +6,12 @@ from django.db import connection
 
 from events.models import CheckIn, Event, Gate
 from events.services import checkin_record
-from recognition.enrollment import enrollment_process
 from recognition.gate import GateOutcome, GateUnavailable, gate_decide
-from tests.faces import consenting_holder, stored_photo, val_photo
+from tests.faces import consenting_holder, val_photo
 
 
 def gate_of(event, mode) -> Gate:
     return event.gates.get(mode=mode)
-
-
-@pytest.fixture
-def enrolled(event_a, default_model):
-    """Holder 'Eve' enrolled from the first photo of a validation identity."""
-    holder = consenting_holder(event_a, "E-1", "Eve Enrolled")
-    photo = stored_photo(holder, val_photo(6, 0))
-    enrollment_process(photo_ids=[photo.pk])
-    photo.refresh_from_db()
-    assert photo.status == "accepted"
-    holder.refresh_from_db()
-    return holder
 
 
 def test_a_closed_event_denies_before_any_face_work(event_a, db):

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from events import gate_views
+
+urlpatterns = [
+    path("", gate_views.gate_list, name="gate-list"),
+    path("<int:gate_id>/", gate_views.gate_page, name="gate-page"),
+    path("<int:gate_id>/check", gate_views.gate_check, name="gate-check"),
+    path(
+        "<int:gate_id>/photos/<int:photo_id>",
+        gate_views.gate_holder_photo,
+        name="gate-holder-photo",
+    ),
+]
