@@ -38,9 +38,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "events",
     "attendees",
     "recognition",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -138,11 +140,17 @@ CELERY_BEAT_SCHEDULE: dict = {}
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.authentication.HasApiKey"],
+    "EXCEPTION_HANDLER": "api.errors.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "FacePass API",
     "DESCRIPTION": "Face-verified event entry: events, ticket holders, enrollment, check-ins.",
     "VERSION": "1.0.0",
+    # Swagger UI from the installed package: the docs page fetches nothing from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # --- Face pipeline -----------------------------------------------------------

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from attendees.views import photo_thumbnail
 from facepass_site.health import healthz
@@ -10,6 +11,9 @@ admin.site.site_title = "FacePass"
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("photos/<int:photo_id>/thumbnail", photo_thumbnail, name="photo-thumbnail"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("gate/", include("events.urls")),

@@ -1,0 +1,66 @@
+"""One JSON error shape for the whole API: {"code": ..., "message": ..., "fields": {...}}."""
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.serializers import as_serializer_error
+from rest_framework.views import exception_handler
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+    default_detail = "The change conflicts with the current data; reload and retry."
+
+
+def error_body(code: str, message: str, fields: dict | None = None) -> dict:
+    return {"code": code, "message": message, "fields": fields or {}}
+
+
+def _translate(exc):
+    if isinstance(exc, Http404):
+        return exceptions.NotFound()
+    if isinstance(exc, DjangoPermissionDenied):
+        return exceptions.PermissionDenied()
+    if isinstance(exc, DjangoValidationError):
+        return exceptions.ValidationError(detail=as_serializer_error(exc))
+    if isinstance(exc, IntegrityError):
+        return Conflict()
+    return exc
+
+
+def _plain(detail):
+    if isinstance(detail, dict):
+        return {str(k): _plain(v) for k, v in detail.items()}
+    if isinstance(detail, list):
+        return [_plain(v) for v in detail]
+    return str(detail)
+
+
+def api_exception_handler(exc, context):
+    exc = _translate(exc)
+    response = exception_handler(exc, context)
+    if response is None:
+        return None  # a bug, not bad input: let Django log it and answer 500
+    if isinstance(exc, exceptions.ValidationError):
+        detail = _plain(exc.detail)
+        fields = detail if isinstance(detail, dict) else {"non_field_errors": detail}
+        message = "Invalid input."
+        if list(fields) == ["non_field_errors"] and fields["non_field_errors"]:
+            message = str(fields["non_field_errors"][0])
+        response.data = error_body("invalid", message, fields)
+    else:
+        codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
+        code = codes if isinstance(codes, str) else "error"
+        response.data = error_body(code, _plain(getattr(exc, "detail", str(exc))))
+    return response
+
+
+def not_found_view(request, *args, **kwargs):
+    """JSON 404 for any /api/v1/ URL that matches no endpoint."""
+    message = "No such endpoint."
+    if not request.path.endswith("/"):
+        message += " API URLs end with a slash."
+    return JsonResponse(error_body("not_found", message), status=404)

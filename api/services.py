@@ -1,0 +1,159 @@
+"""Writes behind the REST API: API keys, and the event/holder changes the API offers."""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from api.models import ApiKey
+from attendees.csv_import import _apply_row, _fields, _row_error
+from attendees.models import TicketHolder
+from events.models import Event, Organization
+
+KEY_PREFIX = "fp_"
+BULK_MAX_ROWS = 5000
+BULK_COLUMNS = ("ticket_code", "name", "email", "external_id")
+# last_used_at is informational: one write per key per minute is plenty.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def api_key_hash(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+def api_key_create(*, organization: Organization, name: str, user=None) -> tuple[ApiKey, str]:
+    """Create a key; returns (row, plaintext). The plaintext is never stored anywhere."""
+    for _ in range(5):
+        prefix = secrets.token_hex(4)
+        if not ApiKey.objects.filter(prefix=prefix).exists():
+            break
+    else:  # pragma: no cover - 2**32 prefixes
+        raise RuntimeError("Could not find a free API key prefix.")
+    plaintext = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    key = ApiKey(
+        organization=organization,
+        name=name,
+        prefix=prefix,
+        hashed_secret=api_key_hash(plaintext),
+        created_by=user if user is not None and user.is_authenticated else None,
+    )
+    key.full_clean()
+    key.save()
+    return key, plaintext
+
+
+def api_key_revoke(*, key: ApiKey) -> ApiKey:
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+    return key
+
+
+def api_key_mark_used(*, key: ApiKey) -> None:
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+        key.last_used_at = now
+        key.save(update_fields=["last_used_at"])
+
+
+def event_update(*, event: Event, **fields) -> Event:
+    if not fields:
+        return event
+    for name, value in fields.items():
+        setattr(event, name, value)
+    event.full_clean()
+    event.save(update_fields=[*fields, "updated_at"])
+    return event
+
+
+def ticket_holder_update(*, holder: TicketHolder, **fields) -> TicketHolder:
+    if not fields:
+        return holder
+    for name, value in fields.items():
+        setattr(holder, name, value)
+    holder.full_clean()
+    holder.save(update_fields=[*fields, "updated_at"])
+    return holder
+
+
+def ticket_holder_delete(*, holder: TicketHolder) -> None:
+    """Delete a holder with their photos and embeddings, and the selfie files on disk."""
+    files = [(p.image.storage, p.image.name) for p in holder.photos.all() if p.image.name]
+
+    def _delete_files():
+        for storage, name in files:
+            storage.delete(name)
+
+    with transaction.atomic():
+        holder.delete()
+        transaction.on_commit(_delete_files)
+
+
+def _clean_row(row) -> tuple[dict[str, str] | None, str | None]:
+    if not isinstance(row, dict):
+        return None, "Each row must be an object."
+    clean = {}
+    for column in BULK_COLUMNS:
+        value = row.get(column)
+        if value is None:
+            value = ""
+        if not isinstance(value, str):
+            return None, f"{column} must be a string."
+        clean[column] = value.strip()
+    return clean, None
+
+
+def ticket_holders_bulk_upsert(*, event: Event, rows: list) -> dict:
+    """Upsert holders by ticket code with the CSV import's validation; returns a report.
+
+    Valid rows are applied, invalid ones are reported by their index in `rows`. Sending the
+    same rows again changes nothing. Uploads to one event are serialised by a row lock.
+    """
+    if len(rows) > BULK_MAX_ROWS:
+        raise ValueError(f"At most {BULK_MAX_ROWS} rows per request.")
+    errors: list[dict] = []
+    created = updated = unchanged = 0
+    with transaction.atomic():
+        Event.objects.select_for_update().filter(pk=event.pk).first()
+        existing = {h.ticket_code: h for h in TicketHolder.objects.filter(event=event)}
+        owner_of_external_id = {
+            h.external_id: h.ticket_code for h in existing.values() if h.external_id
+        }
+        seen_codes: set[str] = set()
+        to_create, to_update = [], []
+        for index, raw in enumerate(rows):
+            row, error = _clean_row(raw)
+            if error is None:
+                error = _row_error(row)
+            if error is None and row["ticket_code"] in seen_codes:
+                error = (
+                    f"ticket_code {row['ticket_code']!r} appears more than once in this request."
+                )
+            if error is None and row["external_id"]:
+                owner = owner_of_external_id.get(row["external_id"])
+                if owner not in (None, row["ticket_code"]):
+                    error = (
+                        f"external_id {row['external_id']!r} already belongs to ticket {owner!r}."
+                    )
+            if error:
+                errors.append({"index": index, "message": error})
+                continue
+            code = row["ticket_code"]
+            seen_codes.add(code)
+            if row["external_id"]:
+                owner_of_external_id[row["external_id"]] = code
+            holder = existing.get(code)
+            if holder is None:
+                to_create.append(TicketHolder(event=event, ticket_code=code, **_fields(row)))
+            elif _apply_row(holder, row):
+                to_update.append(holder)
+            else:
+                unchanged += 1
+        TicketHolder.objects.bulk_create(to_create, batch_size=2000)
+        TicketHolder.objects.bulk_update(
+            to_update, ["name", "email", "external_id", "updated_at"], batch_size=2000
+        )
+        created, updated = len(to_create), len(to_update)
+    return {"created": created, "updated": updated, "unchanged": unchanged, "errors": errors}

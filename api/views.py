@@ -1,0 +1,203 @@
+"""Thin API views: parse, call a selector or service, serialize. Scoped to the key's org."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from api.errors import Conflict
+from api.selectors import events_for_organization, ticket_holders_for_event
+from api.serializers import (
+    BulkHolderRowSerializer,
+    BulkResultSerializer,
+    ErrorSerializer,
+    EventSerializer,
+    HolderListQuerySerializer,
+    TicketHolderSerializer,
+)
+from api.services import (
+    BULK_MAX_ROWS,
+    event_update,
+    ticket_holder_delete,
+    ticket_holder_update,
+    ticket_holders_bulk_upsert,
+)
+from attendees.models import TicketHolder
+from attendees.services import ticket_holder_create
+from events.models import Event
+from events.services import event_create, event_set_status
+
+ERRORS = {
+    400: OpenApiResponse(ErrorSerializer, description="Invalid input"),
+    401: OpenApiResponse(ErrorSerializer, description="Missing, invalid or revoked API key"),
+    404: OpenApiResponse(ErrorSerializer, description="Not found in this organization"),
+}
+
+
+class ApiPagination(PageNumberPagination):
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+class ApiViewSet(viewsets.GenericViewSet):
+    """JSON in, JSON out (never the browsable HTML API); PUT is not offered, PATCH is."""
+
+    renderer_classes = [JSONRenderer]
+    parser_classes = [JSONParser]
+    pagination_class = ApiPagination
+    lookup_value_regex = r"\d+"
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    @property
+    def organization(self):
+        return self.request.auth.organization
+
+
+@extend_schema(tags=["events"], responses={200: EventSerializer, **ERRORS})
+class EventViewSet(
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    ApiViewSet,
+):
+    serializer_class = EventSerializer
+    queryset = Event.objects.none()
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Event.objects.none()
+        return events_for_organization(self.organization)
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if not getattr(self, "swagger_fake_view", False) and self.request.auth is not None:
+            context["organization"] = self.organization
+        return context
+
+    @extend_schema(responses={201: EventSerializer, **ERRORS})
+    def create(self, request, *args, **kwargs):
+        return super().create(request, *args, **kwargs)
+
+    def perform_create(self, serializer):
+        serializer.instance = event_create(
+            organization=self.organization, **serializer.validated_data
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = event_update(event=serializer.instance, **serializer.validated_data)
+
+    def _set_status(self, status_value):
+        event = self.get_object()
+        event_set_status(event=event, status=status_value)
+        return Response(self.get_serializer(event).data)
+
+    @extend_schema(request=None, responses={200: EventSerializer, 409: ErrorSerializer, **ERRORS})
+    @action(detail=True, methods=["post"], url_path="open-gates")
+    def open_gates(self, request, pk=None):
+        """Open the gates: check-ins are accepted from now on. A closed event stays closed."""
+        if self.get_object().status == Event.Status.CLOSED:
+            raise Conflict(
+                "The event is closed; its gates cannot be reopened.", code="event_closed"
+            )
+        return self._set_status(Event.Status.GATES_OPEN)
+
+    @extend_schema(request=None, responses={200: EventSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    def close(self, request, pk=None):
+        """Close the event: no more check-ins. Closing a closed event changes nothing."""
+        return self._set_status(Event.Status.CLOSED)
+
+
+EVENT_ID = OpenApiParameter("event_id", OpenApiTypes.INT, OpenApiParameter.PATH)
+
+
+@extend_schema(
+    tags=["ticket holders"],
+    parameters=[EVENT_ID],
+    responses={200: TicketHolderSerializer, **ERRORS},
+)
+class TicketHolderViewSet(
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    ApiViewSet,
+):
+    serializer_class = TicketHolderSerializer
+    queryset = TicketHolder.objects.none()
+
+    @property
+    def event(self) -> Event:
+        if not hasattr(self, "_event"):
+            events = events_for_organization(self.organization)
+            self._event = get_object_or_404(events, pk=self.kwargs["event_id"])
+        return self._event
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return TicketHolder.objects.none()
+        if self.action != "list":
+            return ticket_holders_for_event(self.event)
+        query = HolderListQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return ticket_holders_for_event(self.event, **query.validated_data)
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if not getattr(self, "swagger_fake_view", False) and self.request.auth is not None:
+            context["event"] = self.event
+        return context
+
+    @extend_schema(parameters=[HolderListQuerySerializer])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(responses={201: TicketHolderSerializer, **ERRORS})
+    def create(self, request, *args, **kwargs):
+        return super().create(request, *args, **kwargs)
+
+    def perform_create(self, serializer):
+        serializer.instance = ticket_holder_create(event=self.event, **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = ticket_holder_update(
+            holder=serializer.instance, **serializer.validated_data
+        )
+
+    @extend_schema(responses={204: None, **ERRORS})
+    def destroy(self, request, *args, **kwargs):
+        return super().destroy(request, *args, **kwargs)
+
+    def perform_destroy(self, instance):
+        ticket_holder_delete(holder=instance)
+
+    @extend_schema(
+        request=BulkHolderRowSerializer(many=True),
+        responses={200: BulkResultSerializer, **ERRORS},
+        description=(
+            f"Upsert up to {BULK_MAX_ROWS} holders by ticket code. Valid rows are applied; "
+            "invalid rows are reported by their index and change nothing. Sending the same "
+            "rows again changes nothing."
+        ),
+    )
+    @action(detail=False, methods=["post"])
+    def bulk(self, request, event_id=None):
+        rows = request.data
+        if not isinstance(rows, list):
+            raise ValidationError({"non_field_errors": ["Send a JSON list of holder objects."]})
+        if len(rows) > BULK_MAX_ROWS:
+            raise ValidationError(
+                {"non_field_errors": [f"At most {BULK_MAX_ROWS} rows per request."]}
+            )
+        report = ticket_holders_bulk_upsert(event=self.event, rows=rows)
+        return Response(BulkResultSerializer(report).data, status=status.HTTP_200_OK)
