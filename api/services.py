@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from api.models import ApiKey
-from attendees.csv_import import _apply_row, _fields, _row_error
+from attendees.csv_import import ticket_holders_upsert
 from attendees.models import TicketHolder
 from events.models import Event, Organization
 
@@ -109,51 +109,15 @@ def ticket_holders_bulk_upsert(*, event: Event, rows: list) -> dict:
     """Upsert holders by ticket code with the CSV import's validation; returns a report.
 
     Valid rows are applied, invalid ones are reported by their index in `rows`. Sending the
-    same rows again changes nothing. Uploads to one event are serialised by a row lock.
+    same rows again changes nothing.
     """
     if len(rows) > BULK_MAX_ROWS:
         raise ValueError(f"At most {BULK_MAX_ROWS} rows per request.")
-    errors: list[dict] = []
-    created = updated = unchanged = 0
-    with transaction.atomic():
-        Event.objects.select_for_update().filter(pk=event.pk).first()
-        existing = {h.ticket_code: h for h in TicketHolder.objects.filter(event=event)}
-        owner_of_external_id = {
-            h.external_id: h.ticket_code for h in existing.values() if h.external_id
-        }
-        seen_codes: set[str] = set()
-        to_create, to_update = [], []
-        for index, raw in enumerate(rows):
-            row, error = _clean_row(raw)
-            if error is None:
-                error = _row_error(row)
-            if error is None and row["ticket_code"] in seen_codes:
-                error = (
-                    f"ticket_code {row['ticket_code']!r} appears more than once in this request."
-                )
-            if error is None and row["external_id"]:
-                owner = owner_of_external_id.get(row["external_id"])
-                if owner not in (None, row["ticket_code"]):
-                    error = (
-                        f"external_id {row['external_id']!r} already belongs to ticket {owner!r}."
-                    )
-            if error:
-                errors.append({"index": index, "message": error})
-                continue
-            code = row["ticket_code"]
-            seen_codes.add(code)
-            if row["external_id"]:
-                owner_of_external_id[row["external_id"]] = code
-            holder = existing.get(code)
-            if holder is None:
-                to_create.append(TicketHolder(event=event, ticket_code=code, **_fields(row)))
-            elif _apply_row(holder, row):
-                to_update.append(holder)
-            else:
-                unchanged += 1
-        TicketHolder.objects.bulk_create(to_create, batch_size=2000)
-        TicketHolder.objects.bulk_update(
-            to_update, ["name", "email", "external_id", "updated_at"], batch_size=2000
-        )
-        created, updated = len(to_create), len(to_update)
-    return {"created": created, "updated": updated, "unchanged": unchanged, "errors": errors}
+    cleaned = [(index, *_clean_row(raw)) for index, raw in enumerate(rows)]
+    report = ticket_holders_upsert(event=event, rows=cleaned, source="request")
+    return {
+        "created": report.created,
+        "updated": report.updated,
+        "unchanged": report.unchanged,
+        "errors": [{"index": index, "message": message} for index, message in report.errors],
+    }

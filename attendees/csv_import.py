@@ -92,36 +92,48 @@ def _apply_row(holder: TicketHolder, row: dict[str, str]) -> bool:
 
 
 def ticket_holders_import_csv(*, event: Event, raw: bytes) -> CsvImportReport:
-    rows = _read_rows(raw)
+    rows = [(line, row, None) for line, row in _read_rows(raw)]
+    return ticket_holders_upsert(event=event, rows=rows, source="file")
+
+
+def ticket_holders_upsert(
+    *, event: Event, rows: list[tuple[int, dict[str, str] | None, str | None]], source: str
+) -> CsvImportReport:
+    """Validate and upsert rows by ticket code; shared by the CSV import and the bulk API.
+
+    Each row is (key, cleaned fields, error found while parsing); errors are reported by
+    key (a line number or a list index). Uploads to one event wait for each other.
+    """
     report = CsvImportReport()
-    existing = {h.ticket_code: h for h in TicketHolder.objects.filter(event=event)}
-    owner_of_external_id = {
-        h.external_id: h.ticket_code for h in existing.values() if h.external_id
-    }
-    seen_codes: set[str] = set()
-    to_create, to_update = [], []
-    for line, row in rows:
-        error = _row_error(row)
-        code = row["ticket_code"]
-        if error is None and code in seen_codes:
-            error = f"ticket_code {code!r} appears more than once in this file."
-        owner = owner_of_external_id.get(row["external_id"]) if row["external_id"] else None
-        if error is None and owner not in (None, code):
-            error = f"external_id {row['external_id']!r} already belongs to ticket {owner!r}."
-        if error:
-            report.errors.append((line, error))
-            continue
-        seen_codes.add(code)
-        if row["external_id"]:
-            owner_of_external_id[row["external_id"]] = code
-        holder = existing.get(code)
-        if holder is None:
-            to_create.append(TicketHolder(event=event, ticket_code=code, **_fields(row)))
-        elif _apply_row(holder, row):
-            to_update.append(holder)
-        else:
-            report.unchanged += 1
     with transaction.atomic():
+        Event.objects.select_for_update().filter(pk=event.pk).first()
+        existing = {h.ticket_code: h for h in TicketHolder.objects.filter(event=event)}
+        owner_of_external_id = {
+            h.external_id: h.ticket_code for h in existing.values() if h.external_id
+        }
+        seen_codes: set[str] = set()
+        to_create, to_update = [], []
+        for key, row, parse_error in rows:
+            error = parse_error or _row_error(row)
+            code = None if error else row["ticket_code"]
+            if error is None and code in seen_codes:
+                error = f"ticket_code {code!r} appears more than once in this {source}."
+            owner = owner_of_external_id.get(row["external_id"]) if not error else None
+            if error is None and row["external_id"] and owner not in (None, code):
+                error = f"external_id {row['external_id']!r} already belongs to ticket {owner!r}."
+            if error:
+                report.errors.append((key, error))
+                continue
+            seen_codes.add(code)
+            if row["external_id"]:
+                owner_of_external_id[row["external_id"]] = code
+            holder = existing.get(code)
+            if holder is None:
+                to_create.append(TicketHolder(event=event, ticket_code=code, **_fields(row)))
+            elif _apply_row(holder, row):
+                to_update.append(holder)
+            else:
+                report.unchanged += 1
         TicketHolder.objects.bulk_create(to_create, batch_size=2000)
         TicketHolder.objects.bulk_update(
             to_update, ["name", "email", "external_id", "updated_at"], batch_size=2000
