@@ -10,7 +10,7 @@ import os
 import socket
 import threading
 
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
 HEARTBEAT_SECONDS = 5
 HEARTBEAT_TTL = 15
@@ -53,3 +53,17 @@ def start_heartbeat(sender=None, **kwargs):
 @worker_shutdown.connect
 def stop_heartbeat(**kwargs):
     _stop.set()
+
+
+@worker_process_init.connect
+def load_detector(**kwargs):
+    """Load the face detector as each worker process starts (milliseconds, no TensorFlow),
+    so /healthz reports a dlib-hog fallback before the first photo, not after it."""
+    import logging
+
+    from recognition import inference
+
+    try:
+        inference.get_detector()
+    except Exception:  # noqa: BLE001  (a broken detector must not stop the worker booting)
+        logging.getLogger(__name__).exception("face detector failed to load")

@@ -100,7 +100,7 @@ def _worker_env() -> dict[str, str]:
     return env
 
 
-def start_worker(queues: str, name: str | None = None) -> subprocess.Popen:
+def start_worker(queues: str, name: str | None = None, **env) -> subprocess.Popen:
     name = name or f"test-{uuid.uuid4().hex[:8]}"
     cmd = [
         str(Path(sys.executable).parent / "celery"),
@@ -118,7 +118,7 @@ def start_worker(queues: str, name: str | None = None) -> subprocess.Popen:
         "--without-gossip",
         "--without-mingle",
     ]
-    return subprocess.Popen(cmd, cwd=REPO_ROOT, env=_worker_env())
+    return subprocess.Popen(cmd, cwd=REPO_ROOT, env={**_worker_env(), **env})
 
 
 def wait_for_worker_heartbeat(name_prefix: str, timeout: float = 90.0) -> None:

@@ -1,3 +1,5 @@
+import time
+
 import pytest
 
 pytestmark = pytest.mark.django_db
@@ -24,3 +26,35 @@ def test_healthz_is_200_when_a_real_worker_consumes_every_queue(client, celery_w
     response = client.get("/healthz")
     assert response.status_code == 200, response.json()
     assert response.json()["checks"]["workers"]["queues"] == {"recognition": 1, "gate": 1}
+
+
+@pytest.mark.worker
+def test_healthz_names_the_detector_workers_loaded_at_start(client, celery_worker_process):
+    deadline = time.monotonic() + 15  # the next heartbeat carries it
+    workers = {}
+    while time.monotonic() < deadline:
+        workers = client.get("/healthz").json()["checks"]["workers"]
+        if workers.get("detectors"):
+            break
+        time.sleep(0.5)
+    assert workers.get("detectors") == ["YuNetDetector"]
+    assert "warning" not in workers
+
+
+@pytest.mark.worker
+def test_healthz_warns_when_the_worker_fell_back_to_dlib_hog(client, transactional_db):
+    from tests.conftest import start_worker, stop_worker, wait_for_worker_heartbeat
+
+    proc = start_worker(
+        "gate,recognition", "fallback-test", FACEPASS_YUNET_MODEL="/nonexistent.onnx"
+    )
+    try:
+        wait_for_worker_heartbeat("fallback-test")
+        deadline, workers = time.monotonic() + 15, {}
+        while time.monotonic() < deadline and "warning" not in workers:
+            workers = client.get("/healthz").json()["checks"]["workers"]
+            time.sleep(0.5)
+    finally:
+        stop_worker(proc)
+    assert workers.get("detectors") == ["DlibHogDetector"]
+    assert "fell back to dlib-hog" in workers["warning"]

@@ -29,6 +29,7 @@ YUNET_URL = (
     "https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/"
     "face_detection_yunet_2026may.onnx"
 )
+DOWNLOAD_TIMEOUT_S = 30
 YUNET_SHA256 = "ebafce4e3c118d6554634be5c27ab333b4c047a9a8c3faf1d7cf93101c22f0f0"
 YUNET_CACHE_NAME = "face_detection_yunet.onnx"
 DETECTOR_NAMES = ("yunet", "dlib-hog")
@@ -202,7 +203,9 @@ def resolve_yunet_model(configured_path: str | Path | None, cache_dir: Path) -> 
     with tempfile.NamedTemporaryFile(dir=cached.parent, suffix=".part", delete=False) as part:
         partial = Path(part.name)
     try:
-        urllib.request.urlretrieve(YUNET_URL, partial)  # noqa: S310 - fixed https URL
+        # A timeout, because a worker that hangs on a blackholed network never falls back.
+        with urllib.request.urlopen(YUNET_URL, timeout=DOWNLOAD_TIMEOUT_S) as response:  # noqa: S310
+            partial.write_bytes(response.read())
         actual = sha256_of(partial)
         if actual != YUNET_SHA256:
             raise ValueError(f"YuNet download has sha256 {actual}, expected {YUNET_SHA256}")

@@ -64,13 +64,27 @@ def test_a_verified_cached_yunet_file_is_used_without_downloading(
 
 
 def test_a_download_with_the_wrong_checksum_is_deleted_and_refused(tmp_path, monkeypatch):
-    def fake_download(url, target):
-        with open(target, "wb") as handle:
-            handle.write(b"not the model")
+    import http.server
+    import threading
 
-    monkeypatch.setattr("urllib.request.urlretrieve", fake_download)
-    with pytest.raises(ValueError, match=YUNET_SHA256):
-        resolve_yunet_model(None, tmp_path)
+    class WrongFile(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802  (http.server's naming)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"not the model")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), WrongFile)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/yunet.onnx"
+    monkeypatch.setattr("recognition.ml.detection.YUNET_URL", url)
+    try:
+        with pytest.raises(ValueError, match=YUNET_SHA256):
+            resolve_yunet_model(None, tmp_path)
+    finally:
+        server.shutdown()
     assert list(tmp_path.iterdir()) == []
 
 
