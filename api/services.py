@@ -4,12 +4,10 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from django.db import transaction
 from django.utils import timezone
 
 from api.models import ApiKey
 from attendees.csv_import import ticket_holders_upsert
-from attendees.models import TicketHolder
 from events.models import Event, Organization
 
 KEY_PREFIX = "fp_"
@@ -56,39 +54,6 @@ def api_key_mark_used(*, key: ApiKey) -> None:
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
         key.last_used_at = now
         key.save(update_fields=["last_used_at"])
-
-
-def event_update(*, event: Event, **fields) -> Event:
-    if not fields:
-        return event
-    for name, value in fields.items():
-        setattr(event, name, value)
-    event.full_clean()
-    event.save(update_fields=[*fields, "updated_at"])
-    return event
-
-
-def ticket_holder_update(*, holder: TicketHolder, **fields) -> TicketHolder:
-    if not fields:
-        return holder
-    for name, value in fields.items():
-        setattr(holder, name, value)
-    holder.full_clean()
-    holder.save(update_fields=[*fields, "updated_at"])
-    return holder
-
-
-def ticket_holder_delete(*, holder: TicketHolder) -> None:
-    """Delete a holder with their photos and embeddings, and the selfie files on disk."""
-    files = [(p.image.storage, p.image.name) for p in holder.photos.all() if p.image.name]
-
-    def _delete_files():
-        for storage, name in files:
-            storage.delete(name)
-
-    with transaction.atomic():
-        holder.delete()
-        transaction.on_commit(_delete_files)
 
 
 def _clean_row(row) -> tuple[dict[str, str] | None, str | None]:

@@ -21,17 +21,15 @@ from api.serializers import (
     HolderListQuerySerializer,
     TicketHolderSerializer,
 )
-from api.services import (
-    BULK_MAX_ROWS,
-    event_update,
+from api.services import BULK_MAX_ROWS, ticket_holders_bulk_upsert
+from attendees.models import TicketHolder
+from attendees.services import (
+    ticket_holder_create,
     ticket_holder_delete,
     ticket_holder_update,
-    ticket_holders_bulk_upsert,
 )
-from attendees.models import TicketHolder
-from attendees.services import ticket_holder_create
 from events.models import Event
-from events.services import event_create, event_set_status
+from events.services import event_create, event_set_status, event_update
 
 ERRORS = {
     400: OpenApiResponse(ErrorSerializer, description="Invalid input"),

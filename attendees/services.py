@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from attendees.models import EnrollmentPhoto, TicketHolder
 from events.models import Event
+from events.services import instance_update
 
 
 class EnrollmentError(Exception):
@@ -27,6 +28,23 @@ def ticket_holder_create(
     holder.full_clean()
     holder.save()
     return holder
+
+
+def ticket_holder_update(*, holder: TicketHolder, **fields) -> TicketHolder:
+    return instance_update(holder, fields)
+
+
+def ticket_holder_delete(*, holder: TicketHolder) -> None:
+    """Delete a holder with their photos and embeddings, and the selfie files on disk."""
+    files = [(p.image.storage, p.image.name) for p in holder.photos.all() if p.image.name]
+
+    def _delete_files():
+        for storage, name in files:
+            storage.delete(name)
+
+    with transaction.atomic():
+        holder.delete()
+        transaction.on_commit(_delete_files)
 
 
 def ticket_holder_record_consent(*, holder: TicketHolder, text_version: str) -> TicketHolder:

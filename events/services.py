@@ -43,6 +43,21 @@ def event_create(*, organization: Organization, **fields) -> Event:
     return event
 
 
+def instance_update(instance, fields: dict):
+    """Set fields, validate the whole row, and write only those fields (plus updated_at)."""
+    if not fields:
+        return instance
+    for name, value in fields.items():
+        setattr(instance, name, value)
+    instance.full_clean()
+    instance.save(update_fields=[*fields, "updated_at"])
+    return instance
+
+
+def event_update(*, event: Event, **fields) -> Event:
+    return instance_update(event, fields)
+
+
 def event_set_status(*, event: Event, status: str) -> Event:
     if status not in Event.Status.values:
         raise ValueError(f"Unknown event status {status!r}.")
