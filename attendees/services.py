@@ -47,6 +47,34 @@ def ticket_holder_delete(*, holder: TicketHolder) -> None:
         transaction.on_commit(_delete_files)
 
 
+def ticket_holder_biometrics_delete(*, holder: TicketHolder) -> int:
+    """Delete every photo and embedding of a holder (files too); the ticket itself stays.
+
+    Consent is withdrawn with the data, so no new photo is processed without asking again.
+    Returns the number of photos deleted.
+    """
+    photos = list(holder.photos.all())
+    files = [(p.image.storage, p.image.name) for p in photos if p.image.name]
+
+    def _delete_files():
+        for storage, name in files:
+            storage.delete(name)
+
+    with transaction.atomic():
+        holder.photos.all().delete()  # embeddings go by cascade
+        holder.consent_at = None
+        holder.consent_text_version = ""
+        holder.needs_review = False
+        holder.review_note = ""
+        fields = ["consent_at", "consent_text_version", "needs_review", "review_note"]
+        if holder.status != TicketHolder.Status.REVOKED:
+            holder.status = TicketHolder.Status.INVITED
+            fields.append("status")
+        holder.save(update_fields=[*fields, "updated_at"])
+        transaction.on_commit(_delete_files)
+    return len(photos)
+
+
 def ticket_holder_record_consent(*, holder: TicketHolder, text_version: str) -> TicketHolder:
     holder.consent_at = timezone.now()
     holder.consent_text_version = text_version

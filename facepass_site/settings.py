@@ -170,6 +170,12 @@ FACEPASS_GATE_TIMEOUT_SECONDS = env_float("FACEPASS_GATE_TIMEOUT_SECONDS", 5.0)
 # 1:N: the best holder must beat the second best by this much similarity, else REVIEW.
 FACEPASS_GATE_1N_MARGIN = env_float("FACEPASS_GATE_1N_MARGIN", 0.01)
 FACEPASS_CONSENT_TEXT_VERSION = env_str("FACEPASS_CONSENT_TEXT_VERSION", "2026-11")
+# Registration links go out in the ticketing system's e-mail; two weeks covers the usual
+# gap between ticket purchase and event.
+FACEPASS_REGISTRATION_LINK_MAX_AGE = env_int(
+    "FACEPASS_REGISTRATION_LINK_MAX_AGE", 14 * 24 * 3600, minimum=60
+)
+FACEPASS_PUBLIC_BASE_URL = env_str("FACEPASS_PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 # Enrollment quality gates; the defaults were tuned on celeba-dev/val (see README).
 FACEPASS_QUALITY = {
     "min_face_px": env_float("FACEPASS_QUALITY_MIN_FACE_PX", 0.0) or None,

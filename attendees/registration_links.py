@@ -1,0 +1,60 @@
+"""Signed, expiring registration links: one per ticket holder, for the ticketing system's e-mail.
+
+The token carries the holder id and is signed with SECRET_KEY and a salt bound to the holder's
+ticket code, so a link dies when the ticket is re-issued (new code) or the holder is deleted.
+"""
+
+from django.conf import settings
+from django.core import signing
+from django.urls import reverse
+
+from attendees.models import TicketHolder
+
+SALT = "facepass.registration"
+
+
+class RegistrationLinkError(Exception):
+    """The link is malformed, forged, expired or for a holder that no longer exists."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _signer(ticket_code: str) -> signing.TimestampSigner:
+    return signing.TimestampSigner(salt=f"{SALT}:{ticket_code}")
+
+
+def registration_token_make(holder: TicketHolder) -> str:
+    return _signer(holder.ticket_code).sign(str(holder.pk))
+
+
+def registration_path(holder: TicketHolder) -> str:
+    return reverse("attendees:register", kwargs={"token": registration_token_make(holder)})
+
+
+def registration_url(holder: TicketHolder, base_url: str = "") -> str:
+    """Absolute link when base_url (e.g. request.build_absolute_uri('/')) or the setting is set."""
+    base = (base_url or settings.FACEPASS_PUBLIC_BASE_URL).rstrip("/")
+    return f"{base}{registration_path(holder)}"
+
+
+def holder_from_registration_token(token: str) -> TicketHolder:
+    holder_id, _, _ = token.partition(":")
+    if not holder_id.isdigit():
+        raise RegistrationLinkError("link_invalid", "This registration link is not valid.")
+    holder = TicketHolder.objects.select_related("event").filter(pk=int(holder_id)).first()
+    if holder is None:
+        raise RegistrationLinkError("link_invalid", "This registration link is not valid.")
+    try:
+        _signer(holder.ticket_code).unsign(
+            token, max_age=settings.FACEPASS_REGISTRATION_LINK_MAX_AGE
+        )
+    except signing.SignatureExpired as exc:
+        raise RegistrationLinkError(
+            "link_expired", "This registration link has expired. Ask the organizer for a new one."
+        ) from exc
+    except signing.BadSignature as exc:
+        raise RegistrationLinkError("link_invalid", "This registration link is not valid.") from exc
+    return holder
