@@ -102,6 +102,17 @@ def parse_args(argv):
     add("--seed", type=int, default=0)
     add("--resume", action="store_true", help="continue from OUT/checkpoint/")
     add("--no-augment", action="store_true")
+    add(
+        "--distill-weight",
+        type=float,
+        default=0.0,
+        help="weight of a cosine term pulling embeddings to dlib-resnet's (0: off)",
+    )
+    add(
+        "--no-calibrate",
+        action="store_true",
+        help="skip writing the FAR threshold table from --val into the artifact",
+    )
     add("--backbone", help="MobileNetV2 feature-vector handle (env FACEPASS_BACKBONE_HANDLE)")
     add("--cache-dir", help="aligned-crop cache (default ~/.cache/facepass/train)")
     add("--quiet", action="store_true", help="no progress bars")
@@ -111,6 +122,8 @@ def parse_args(argv):
         args.fine_tune_epochs = 0
     if min(args.epochs, args.steps_per_epoch, args.batch_p - 1, args.batch_k - 1) < 1:
         parser.error("need --epochs, --steps-per-epoch >= 1 and --batch-p, --batch-k >= 2")
+    if args.distill_weight < 0:
+        parser.error("--distill-weight must be >= 0")
     return args
 
 
@@ -124,6 +137,7 @@ class Run:
         self.args, self.recipe, self.out = args, recipe, out
         self.keras.utils.set_random_seed(args.seed)
         self.backbone_handle = None
+        self.teacher = None  # dlib-resnet embeddings of the training crops, when distilling
         self.model = self.build_model()
         self.generator = self.tf.random.Generator.from_seed(args.seed)
         margin = recipe.loss_margin
@@ -167,6 +181,7 @@ class Run:
             self.optimizer,
             self.generator,
             use_augmentation=not self.args.no_augment,
+            distill_weight=self.args.distill_weight,
         )
         self.state["stage"] = stage
 
@@ -204,6 +219,9 @@ class Run:
         args = self.args
         rng = np.random.default_rng([args.seed, epoch])
         losses = []
+        teacher = self.teacher
+        if teacher is None:  # a placeholder the compiled step ignores
+            teacher = np.zeros((len(faces), 128), np.float32)
         bar = tqdm(
             range(args.steps_per_epoch),
             desc=f"epoch {epoch + 1}",
@@ -214,7 +232,7 @@ class Run:
         )
         for _ in bar:
             batch = pk_batch(faces.labels, args.batch_p, args.batch_k, rng)
-            loss = float(self.step(faces.crops[batch], faces.labels[batch]))
+            loss = float(self.step(faces.crops[batch], faces.labels[batch], teacher[batch]))
             losses.append(loss)
             bar.set_postfix(loss=f"{loss:.4f}")
         bar.close()
@@ -352,6 +370,7 @@ def hyperparameters(args) -> dict:
         "seed",
         "no_augment",
         "freeze_backbone_only",
+        "distill_weight",
     )
     values = {name: getattr(args, name) for name in names}
     values["fine_tune_lr"] = args.lr * FINE_TUNE_LR_FACTOR if args.fine_tune_epochs else None
@@ -383,6 +402,10 @@ def train(argv=None) -> Run:
     recipe = recipe_for(args)
     train_set, val_set = load_sets(args, recipe)
     run = Run(args, recipe, out)
+    if args.distill_weight:
+        from recognition.ml.train_teacher import teacher_embeddings
+
+        run.teacher = teacher_embeddings(train_set, detector_from_args(args), not args.quiet)
     if args.resume and not run.resume():
         logger.warning("no checkpoint in %s; starting afresh", out)
     logger.warning(
@@ -394,7 +417,24 @@ def train(argv=None) -> Run:
     )
     run.fit(train_set, val_set)
     run.export(train_set, val_set, "python -m recognition.ml.train " + shlex.join(argv))
+    if not args.no_calibrate:
+        calibrate(args, recipe, out)
     return run
+
+
+def calibrate(args, recipe: Recipe, out: Path) -> None:
+    """Thresholds by FAR, measured end to end (detect, align, embed) on the unseen --val
+    identities, go into the artifact: the gate reads them from there."""
+    from recognition.ml import evaluate
+    from recognition.ml.embedders import load_embedder
+
+    load_embedder.cache_clear()  # the artifact at `out` was just rewritten
+    argv = ["--data", args.val, "--embedder", recipe.embedder, "--model", str(out)]
+    argv += ["--out", str(out / "evaluation.json"), "--plot", str(out / "roc.png")]
+    argv += ["--write-thresholds", "--detector", args.detector]
+    if args.yunet_model:
+        argv += ["--yunet-model", args.yunet_model]
+    evaluate.main(argv)
 
 
 def main(argv=None) -> None:

@@ -27,7 +27,7 @@ from recognition.ml.imageio import ImageDecodeError, read_image_file
 
 logger = logging.getLogger(__name__)
 MIN_FACES_PER_IDENTITY = 2
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: source paths stored beside the crops
 
 
 @dataclass
@@ -38,6 +38,7 @@ class FaceSet:
     labels: np.ndarray  # int32 [n], 0 .. len(names) - 1
     names: list[str]
     summary: dict = field(default_factory=dict)
+    paths: list[str] = field(default_factory=list)  # source image of each crop
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -115,12 +116,12 @@ def detect_and_align(
     """The first max_per_identity usable faces of each identity (file order), all when None."""
     from tqdm import tqdm
 
-    crops, labels, names = [], [], []
+    crops, labels, names, sources = [], [], [], []
     counts = {"images_tried": 0, "no_face": 0, "identities_dropped": 0}
     for name, paths in tqdm(
         files.items(), desc="detect+align", unit="id", file=sys.stderr, disable=not progress
     ):
-        found = []
+        found, found_paths = [], []
         for path in paths:
             if max_per_identity and len(found) >= max_per_identity:
                 break
@@ -130,19 +131,23 @@ def detect_and_align(
                 counts["no_face"] += 1
             else:
                 found.append(crop)
+                found_paths.append(str(path))
         if len(found) < MIN_FACES_PER_IDENTITY:
             counts["identities_dropped"] += 1
             continue
         crops.extend(found)
+        sources.extend(found_paths)
         labels.extend([len(names)] * len(found))
         names.append(name)
-    return make_faceset(crops, labels, names, size, counts)
+    return make_faceset(crops, labels, names, size, counts, sources)
 
 
-def make_faceset(crops, labels, names, size, counts) -> FaceSet:
+def make_faceset(crops, labels, names, size, counts, paths=()) -> FaceSet:
     array = np.stack(crops) if crops else np.zeros((0, size, size, 3), np.uint8)
     summary = dict(counts, identities=len(names), images=len(labels))
-    return FaceSet(array.astype(np.uint8), np.asarray(labels, np.int32), list(names), summary)
+    return FaceSet(
+        array.astype(np.uint8), np.asarray(labels, np.int32), list(names), summary, list(paths)
+    )
 
 
 def save_cache(path: Path, faces: FaceSet) -> None:
@@ -154,6 +159,7 @@ def save_cache(path: Path, faces: FaceSet) -> None:
         labels=faces.labels,
         names=np.array(faces.names),
         summary=np.array(json.dumps(faces.summary)),
+        paths=np.array(faces.paths),
     )
     partial.replace(path)
 
@@ -165,6 +171,7 @@ def load_cache(path: Path) -> FaceSet:
             data["labels"].astype(np.int32),
             [str(n) for n in data["names"]],
             json.loads(str(data["summary"])),
+            [str(p) for p in data["paths"]],
         )
 
 

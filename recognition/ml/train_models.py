@@ -124,6 +124,12 @@ def masked_mean(values, mask):
     return tf.reduce_sum(values * mask) / tf.maximum(tf.reduce_sum(mask), 1.0)
 
 
+def distillation_loss(embeddings, teacher):
+    """Mean cosine distance to the teacher's unit embeddings of the same faces."""
+    tf, _ = tensorflow()
+    return tf.reduce_mean(1.0 - tf.reduce_sum(embeddings * teacher, axis=1))
+
+
 LOSSES = {
     "batch-hard": batch_hard_triplet_loss,
     "semi-hard": semi_hard_triplet_loss,
@@ -168,18 +174,29 @@ def box_blur(images):
     return tf.nn.depthwise_conv2d(padded, kernel, [1, 1, 1, 1], "VALID")
 
 
-def make_train_step(model, loss_fn, optimizer, generator, use_augmentation: bool = True):
-    """One compiled step: uint8 crops [b, s, s, 3] and labels [b] in, the batch loss out.
+def make_train_step(
+    model,
+    loss_fn,
+    optimizer,
+    generator,
+    use_augmentation: bool = True,
+    distill_weight: float = 0.0,
+):
+    """One compiled step: uint8 crops [b, s, s, 3], labels [b] and teacher embeddings [b, d]
+    (ignored when distill_weight is 0) in, the batch loss out.
     Build a new one whenever the set of trainable variables changes."""
     tf, _ = tensorflow()
 
     @tf.function(reduce_retracing=True)
-    def step(crops, labels):
+    def step(crops, labels, teacher):
         images = tf.cast(crops, tf.float32) / 255.0
         if use_augmentation:
             images = augment(images, generator)
         with tf.GradientTape() as tape:
-            loss = loss_fn(model(images, training=True), labels)
+            embeddings = model(images, training=True)
+            loss = loss_fn(embeddings, labels)
+            if distill_weight:
+                loss += distill_weight * distillation_loss(embeddings, teacher)
         variables = model.trainable_variables
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
         return loss

@@ -3,6 +3,7 @@ artifact round trip. Small batches and one or two steps keep it to well under a 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 
@@ -13,8 +14,9 @@ from recognition.ml import train_io
 from recognition.ml.train_data import FaceSet, fixed_batches, load_faces, pk_batch
 
 TRAIN_IDENTITIES = 4
-VAL_IDENTITIES = 3
+VAL_IDENTITIES = 5  # 5 x 4 faces: 160 impostor pairs, enough for a FAR 1e-2 threshold
 IMAGES = 3
+VAL_IMAGES = 4
 
 
 def link_subset(source, target, identities: int, images: int):
@@ -32,7 +34,7 @@ def folders(tmp_path_factory, shared_dir):
     dev = shared_dir / "datasets" / "celeba-dev"
     return {
         "train": link_subset(dev / "train", root / "train", TRAIN_IDENTITIES, IMAGES),
-        "val": link_subset(dev / "val", root / "val", VAL_IDENTITIES, IMAGES),
+        "val": link_subset(dev / "val", root / "val", VAL_IDENTITIES, VAL_IMAGES),
         "cache": root / "cache",
         "root": root,
     }
@@ -81,6 +83,8 @@ def test_crops_are_cached_and_capped(folders, yunet, yunet_model_path):
     assert again.names == faces.names
     np.testing.assert_array_equal(again.crops, faces.crops)
     assert again.summary["images"] == TRAIN_IDENTITIES * 2
+    assert again.paths == faces.paths and len(faces.paths) == len(faces)
+    assert all(os.path.isfile(path) for path in faces.paths)
 
 
 def test_identities_with_one_face_are_dropped(tmp_path, folders, yunet):
@@ -123,7 +127,8 @@ def fixed_batch_losses(model, loss_name, crops, labels, steps, lr):
     step = make_train_step(
         model, LOSSES[loss_name], optimizer, tf.random.Generator.from_seed(0), False
     )
-    return [float(step(crops, labels)) for _ in range(steps)]
+    teacher = np.zeros((len(labels), 128), np.float32)
+    return [float(step(crops, labels, teacher)) for _ in range(steps)]
 
 
 def tiny_batch(folders, yunet, size):
@@ -193,13 +198,20 @@ def test_mobilenet_learns_resumes_into_fine_tuning_and_serves(folders, yunet_mod
     crops, labels = train_set.crops[:6], train_set.labels[:6]
     losses = fixed_batch_losses(first.model, "batch-hard", crops, labels, 5, 1e-2)
     assert losses[-1] < 0.7 * losses[0], losses
-    run = train([*args, "--fine-tune-epochs", "1", "--resume"])  # resumes into stage 2
+    # Resumes into stage 2, with the distillation term, then calibrates on --val.
+    run = train([*args, "--fine-tune-epochs", "1", "--resume", "--distill-weight", "0.5"])
     history = json.loads((out / "history.json").read_text())
     assert [(row["epoch"], row["stage"]) for row in history] == [(1, 1), (2, 2)]
     assert history[1]["lr"] == pytest.approx(history[0]["lr"] * 0.1)
     embedder = MobileNetV2SiameseEmbedder(out)  # the class, not the lru-cached load_embedder
     assert embedder.metadata["trained"] is True
     assert embedder.metadata["training"]["arch"] == "mobilenetv2-triplet"
+    assert embedder.metadata["training"]["hyperparameters"]["distill_weight"] == 0.5
+    # Calibration wrote a threshold table measured on the validation identities.
+    assert set(embedder.metadata["thresholds"]) == {"1e-2"}
+    report = json.loads((out / "evaluation.json").read_text())
+    assert report["identities"] == VAL_IDENTITIES
+    assert embedder.metadata["metrics"]["roc_auc"] == report["roc_auc"]
     val = load_faces(
         folders["val"], NoDetector(yunet_model_path), 224, 0.15, None, folders["cache"], False
     )
@@ -207,6 +219,71 @@ def test_mobilenet_learns_resumes_into_fine_tuning_and_serves(folders, yunet_mod
     np.testing.assert_allclose(embedder.embed(val.crops), expected, atol=1e-5)
 
 
+def test_teacher_embeddings_are_dlib_descriptors_of_the_same_faces_and_cached(folders, yunet):
+    from recognition.ml.embedders.dlib_resnet import DlibResNetEmbedder
+    from recognition.ml.imageio import read_image_file
+    from recognition.ml.train_teacher import teacher_cache_path, teacher_embeddings
+
+    faces = load_faces(folders["train"], yunet, 100, 0.15, 2, folders["cache"], False)
+    vectors = teacher_embeddings(faces, yunet, progress=False)
+    assert vectors.shape == (len(faces), 128)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    dlib = DlibResNetEmbedder()
+    image = read_image_file(faces.paths[3])
+    direct = dlib.embed([dlib.align(image, yunet.detect(image)[0])])[0]
+    np.testing.assert_allclose(vectors[3], direct, atol=1e-5)
+    assert teacher_cache_path(faces).is_file()
+    np.testing.assert_array_equal(teacher_embeddings(faces, None, progress=False), vectors)
+
+
+def test_distillation_pulls_embeddings_towards_the_teacher():
+    from recognition.ml.train_models import distillation_loss, make_train_step, tensorflow
+
+    tf, keras = tensorflow()
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((8, 8, 3)), keras.layers.Flatten(), keras.layers.Dense(16)]
+    )
+    unit = keras.Sequential([model, keras.layers.UnitNormalization(axis=1)])
+    rng = np.random.default_rng(0)
+    crops = rng.integers(0, 255, (6, 8, 8, 3), dtype=np.uint8)
+    labels = np.array([0, 0, 1, 1, 2, 2], np.int32)
+    teacher = rng.normal(size=(6, 16)).astype(np.float32)
+    teacher /= np.linalg.norm(teacher, axis=1, keepdims=True)
+
+    def no_triplet(embeddings, labels):
+        return tf.constant(0.0)
+
+    optimizer = keras.optimizers.Adam(learning_rate=0.05)
+    step = make_train_step(
+        unit, no_triplet, optimizer, tf.random.Generator.from_seed(0), False, distill_weight=1.0
+    )
+
+    def distance():
+        return float(distillation_loss(unit(crops.astype(np.float32) / 255.0), teacher))
+
+    before = distance()
+    for _ in range(20):
+        step(crops, labels, teacher)
+    assert distance() < 0.5 * before
+
+
 def test_faceset_len():
     faces = FaceSet(np.zeros((2, 4, 4, 3), np.uint8), np.array([0, 1]), ["a", "b"])
     assert len(faces) == 2 and faces.identities == 2
+
+
+def test_train_model_command_trains_registers_and_rejects_bad_options(folders, db):
+    from django.core.management import CommandError, call_command
+
+    from recognition.models import EmbeddingModel
+
+    out = folders["root"] / "via-command"
+    args = common_args(folders, out, "--arch", "contrastive-cnn", "--epochs", "1")
+    call_command("train_model", "--register", "--", *args, stdout=io.StringIO())
+    metadata = json.loads((out / "metadata.json").read_text())
+    registered = EmbeddingModel.objects.get(version=metadata["version"])
+    assert registered.kind == "contrastive-cnn" and not registered.is_active
+    assert registered.thresholds == metadata["thresholds"] and registered.thresholds
+    with pytest.raises(CommandError, match="--resume"):
+        call_command("train_model", "--", *args)  # out already holds a checkpoint
