@@ -1,11 +1,17 @@
+from datetime import timedelta
+
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 
 from attendees.csv_import import CsvFileError, ticket_holders_import_csv
 from attendees.models import EnrollmentPhoto, TicketHolder
+from attendees.registration_links import registration_url
 from events.admin_scoping import OrganizationScopedAdmin, ScopedInline
 from events.selectors import events_for_user
 
@@ -59,13 +65,39 @@ class TicketHolderAdmin(OrganizationScopedAdmin):
     list_display = ["name", "ticket_code", "event", "status", "needs_review", "photo"]
     list_filter = ["status", "needs_review", "event"]
     search_fields = ["name", "email", "ticket_code", "external_id"]
-    readonly_fields = ["consent_at", "consent_text_version", "created_at", "updated_at"]
+    readonly_fields = [
+        "registration_link",
+        "consent_at",
+        "consent_text_version",
+        "created_at",
+        "updated_at",
+    ]
     list_select_related = ["event"]
     inlines = [EnrollmentPhotoInline]
     change_list_template = "admin/attendees/ticketholder/change_list.html"
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("photos")
+
+    def get_object(self, request, object_id, from_field=None):
+        holder = super().get_object(request, object_id, from_field)
+        if holder is not None:
+            # Readonly fields see only the object; the link needs this request's host.
+            holder.registration_base_url = request.build_absolute_uri("/")
+        return holder
+
+    @admin.display(description="Registration link")
+    def registration_link(self, holder):
+        if holder.pk is None:
+            return "Shown once the ticket holder is saved."
+        url = registration_url(holder, getattr(holder, "registration_base_url", ""))
+        expires = timezone.now() + timedelta(seconds=settings.FACEPASS_REGISTRATION_LINK_MAX_AGE)
+        return format_html(
+            '<a href="{0}" target="_blank" rel="noopener">{0}</a><br>'
+            "Send it to the ticket holder; this link works until {1}.",
+            url,
+            date_format(timezone.localtime(expires), "DATETIME_FORMAT"),
+        )
 
     @admin.display(description="Photo")
     def photo(self, holder):

@@ -1,8 +1,12 @@
 """Reads for ticket holders and photos."""
 
+from typing import NamedTuple
+
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from attendees.models import EnrollmentPhoto, TicketHolder
+from events.models import Event
 from events.selectors import organization_ids_for_user
 
 
@@ -25,3 +29,52 @@ def latest_accepted_photo(holder: TicketHolder) -> EnrollmentPhoto | None:
     return (
         holder.photos.filter(status=EnrollmentPhoto.Status.ACCEPTED).order_by("-created_at").first()
     )
+
+
+class RegistrationBlock(NamedTuple):
+    code: str
+    message: str
+
+
+def ticket_holder_by_code_and_email(*, ticket_code: str, email: str) -> TicketHolder | None:
+    """The holder whose ticket code and e-mail both match, e-mail case-insensitively.
+
+    Codes are unique per event only, so the e-mail is what singles out the holder; should one
+    person hold the same code at several events, the latest event is meant.
+    """
+    ticket_code, email = ticket_code.strip(), email.strip()
+    if not ticket_code or not email:
+        return None
+    return (
+        TicketHolder.objects.select_related("event")
+        .filter(ticket_code=ticket_code, email__iexact=email)
+        .order_by("-event__starts_at", "-pk")
+        .first()
+    )
+
+
+def registration_block(holder: TicketHolder) -> RegistrationBlock | None:
+    """Why this holder may not give consent or add photos now; None when they may."""
+    event = holder.event
+    if holder.status == TicketHolder.Status.REVOKED:
+        return RegistrationBlock(
+            "ticket_revoked",
+            "This ticket has been revoked, so no photo can be added. "
+            "Please contact the organizer if you think this is a mistake.",
+        )
+    if event.status == Event.Status.CLOSED or event.ends_at <= timezone.now():
+        return RegistrationBlock("event_closed", "This event is over; registration is closed.")
+    if event.status == Event.Status.DRAFT:
+        return RegistrationBlock(
+            "registration_not_open",
+            "Registration for this event has not opened yet. Please try again later.",
+        )
+    return None
+
+
+def ticket_holder_photos(holder: TicketHolder) -> QuerySet[EnrollmentPhoto]:
+    return holder.photos.order_by("-created_at", "-pk")
+
+
+def ticket_holder_photo(holder: TicketHolder, photo_id: int) -> EnrollmentPhoto | None:
+    return holder.photos.filter(pk=photo_id).first()

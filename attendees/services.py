@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from attendees.models import EnrollmentPhoto, TicketHolder
+from attendees.selectors import registration_block
 from events.models import Event
 from events.services import instance_update
 
@@ -142,3 +143,28 @@ def ticket_holder_refresh_status(*, holder: TicketHolder) -> TicketHolder:
         holder.status = status
         holder.save(update_fields=["status", "updated_at"])
     return holder
+
+
+def registration_consent_record(*, holder: TicketHolder, text_version: str) -> TicketHolder:
+    """Consent given on the public registration page, for the text version the attendee read."""
+    _registration_check_open(holder)
+    # A version mismatch means the text changed while the page was open: what the attendee
+    # agreed to is not what we would record.
+    if text_version != settings.FACEPASS_CONSENT_TEXT_VERSION:
+        raise EnrollmentError(
+            "consent_text_changed",
+            "The consent text has changed since you opened this page. Please read it again.",
+        )
+    return ticket_holder_record_consent(holder=holder, text_version=text_version)
+
+
+def registration_photo_add(*, holder: TicketHolder, image_bytes: bytes) -> EnrollmentPhoto:
+    """A selfie from the public registration page: only while the event takes registrations."""
+    _registration_check_open(holder)
+    return enrollment_photo_create(holder=holder, image_bytes=image_bytes)
+
+
+def _registration_check_open(holder: TicketHolder) -> None:
+    block = registration_block(holder)
+    if block is not None:
+        raise EnrollmentError(block.code, block.message)

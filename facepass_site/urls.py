@@ -17,4 +17,5 @@ urlpatterns = [
     path("photos/<int:photo_id>/thumbnail", photo_thumbnail, name="photo-thumbnail"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("gate/", include("events.urls")),
+    path("register/", include("attendees.urls")),
 ]

@@ -1,0 +1,26 @@
+"""Public registration pages; everything below <token>/ is scoped to that link's holder."""
+
+from django.urls import path
+
+from attendees import registration_views as views
+
+app_name = "attendees"
+
+urlpatterns = [
+    path("", views.register_start, name="start"),
+    path("<str:token>/", views.register, name="register"),
+    path("<str:token>/status", views.register_status, name="status"),
+    path("<str:token>/consent", views.register_consent, name="consent"),
+    path("<str:token>/photos", views.register_photo_upload, name="photo-upload"),
+    path(
+        "<str:token>/photos/<int:photo_id>/thumbnail",
+        views.register_photo_thumbnail,
+        name="photo-thumbnail",
+    ),
+    path(
+        "<str:token>/photos/<int:photo_id>/delete",
+        views.register_photo_delete,
+        name="photo-delete",
+    ),
+    path("<str:token>/delete", views.register_biometrics_delete, name="biometrics-delete"),
+]
