@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "attendees",
     "recognition",
     "api",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -135,6 +136,7 @@ CELERY_TASK_ROUTES = {
     "recognition.tasks.enroll_photo": {"queue": "recognition"},
     "recognition.tasks.enroll_photo_batch": {"queue": "recognition"},
     "recognition.tasks.gate_embed_frames": {"queue": "gate"},
+    "webhooks.tasks.webhook_deliver": {"queue": "default"},
 }
 CELERY_BEAT_SCHEDULE: dict = {}
 
@@ -176,6 +178,16 @@ FACEPASS_REGISTRATION_LINK_MAX_AGE = env_int(
     "FACEPASS_REGISTRATION_LINK_MAX_AGE", 14 * 24 * 3600, minimum=60
 )
 FACEPASS_PUBLIC_BASE_URL = env_str("FACEPASS_PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+# Webhooks: a receiver that is slow must not hold a worker; a down one is retried after
+# base, 2·base, 4·base… seconds until the attempts run out, then marked failed.
+FACEPASS_WEBHOOK_TIMEOUT_SECONDS = env_float("FACEPASS_WEBHOOK_TIMEOUT_SECONDS", 5.0)
+FACEPASS_WEBHOOK_MAX_ATTEMPTS = env_int("FACEPASS_WEBHOOK_MAX_ATTEMPTS", 6, minimum=1)
+FACEPASS_WEBHOOK_BACKOFF_SECONDS = env_float("FACEPASS_WEBHOOK_BACKOFF_SECONDS", 10.0)
+if FACEPASS_WEBHOOK_TIMEOUT_SECONDS <= 0 or FACEPASS_WEBHOOK_BACKOFF_SECONDS < 0:
+    raise ImproperlyConfigured(
+        "FACEPASS_WEBHOOK_TIMEOUT_SECONDS must be positive and "
+        "FACEPASS_WEBHOOK_BACKOFF_SECONDS must not be negative."
+    )
 # Enrollment quality gates; the defaults were tuned on celeba-dev/val (see README).
 FACEPASS_QUALITY = {
     "min_face_px": env_float("FACEPASS_QUALITY_MIN_FACE_PX", 0.0) or None,

@@ -16,6 +16,7 @@ from attendees.services import ticket_holder_refresh_status
 from recognition.ml.pipeline import FaceResult
 from recognition.models import EmbeddingModel, FaceEmbedding
 from recognition.selectors import model_threshold, nearest_holders
+from webhooks.services import enrollment_photo_webhook_emit
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +129,7 @@ def enrollment_photo_record_result(
                 "rejection_message",
             ]
         )
+        enrollment_photo_webhook_emit(photo=photo)
     ticket_holder_refresh_status(holder=photo.holder)
     if result.accepted:
         duplicate_face_check(photo=photo, model=model, vector=result.embedding)
