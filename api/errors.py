@@ -1,12 +1,16 @@
 """One JSON error shape for the whole API: {"code": ..., "message": ..., "fields": {...}}."""
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler
+
+from recognition.gate import GateUnavailable, UnusableInput
+from recognition.selectors import NoActiveModel
 
 
 class Conflict(exceptions.APIException):
@@ -15,11 +19,48 @@ class Conflict(exceptions.APIException):
     default_detail = "The change conflicts with the current data; reload and retry."
 
 
+class Unavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "unavailable"
+    default_detail = "Face recognition is unavailable right now; retry shortly."
+
+
+class ApiError(exceptions.APIException):
+    """A 4xx whose code is more precise than DRF's built-in exceptions allow."""
+
+    def __init__(self, status_code: int, code: str, message: str):
+        self.status_code = status_code
+        super().__init__(message, code)
+
+
+# recognition.gate.INPUT_REASONS not listed here are 422 (no_face, unknown_ticket, ...).
+INPUT_STATUS = {"not_an_image": 400, "truncated": 400, "too_large": 413, "too_many_pixels": 413}
+
+ENROLLMENT_STATUS = {"too_large": 413, "too_many_photos": 409, "ticket_revoked": 409}
+
+
+def enrollment_api_error(exc) -> ApiError:
+    """EnrollmentError -> ApiError; consent_required and anything new are 409 by default."""
+    return ApiError(ENROLLMENT_STATUS.get(exc.code, 409), exc.code, exc.message)
+
+
 def error_body(code: str, message: str, fields: dict | None = None) -> dict:
     return {"code": code, "message": message, "fields": fields or {}}
 
 
 def _translate(exc):
+    if isinstance(exc, (GateUnavailable, NoActiveModel)):
+        return Unavailable(str(exc))
+    if isinstance(exc, RequestDataTooBig):
+        # Django caps non-file request bodies (DATA_UPLOAD_MAX_MEMORY_SIZE), base64 JSON too.
+        return ApiError(
+            413,
+            "too_large",
+            "The request body is too large: send large images as a multipart file.",
+        )
+    if isinstance(exc, UnusableInput):
+        reason = exc.outcome.reason
+        return ApiError(INPUT_STATUS.get(reason, 422), reason, str(exc))
     if isinstance(exc, Http404):
         return exceptions.NotFound()
     if isinstance(exc, DjangoPermissionDenied):

@@ -6,8 +6,8 @@ from django.db.models import QuerySet
 
 from api.models import ApiKey
 from api.services import KEY_PREFIX, api_key_hash
-from attendees.models import TicketHolder
-from events.models import Event, Organization
+from attendees.models import EnrollmentPhoto, TicketHolder
+from events.models import CheckIn, Event, Gate, Organization
 
 _DUMMY_HASH = "0" * 64
 
@@ -40,3 +40,43 @@ def ticket_holders_for_event(
     if search:
         qs = qs.filter(ticket_code__icontains=search)
     return qs
+
+
+def ticket_holders_for_organization(organization: Organization) -> QuerySet[TicketHolder]:
+    return TicketHolder.objects.filter(event__organization=organization).select_related("event")
+
+
+def holder_photos(holder: TicketHolder) -> QuerySet[EnrollmentPhoto]:
+    return EnrollmentPhoto.objects.filter(holder=holder).order_by("-created_at", "-pk")
+
+
+def photos_for_organization(organization: Organization) -> QuerySet[EnrollmentPhoto]:
+    return EnrollmentPhoto.objects.filter(holder__event__organization=organization).select_related(
+        "holder"
+    )
+
+
+def gates_for_organization(organization: Organization) -> QuerySet[Gate]:
+    return Gate.objects.filter(event__organization=organization).select_related("event")
+
+
+def checkins_for_organization(
+    organization: Organization,
+    *,
+    event: int | None = None,
+    gate: int | None = None,
+    decision: str | None = None,
+    since=None,
+    until=None,
+) -> QuerySet[CheckIn]:
+    """Newest first. Filters are ids within the organization: another one's ids match nothing."""
+    qs = CheckIn.objects.filter(event__organization=organization).select_related("attendee")
+    filters = {
+        "event_id": event,
+        "gate_id": gate,
+        "decision": decision,
+        "created_at__gte": since,
+        "created_at__lt": until,
+    }
+    qs = qs.filter(**{k: v for k, v in filters.items() if v is not None})
+    return qs.order_by("-created_at", "-pk")

@@ -1,14 +1,19 @@
-"""Writes behind the REST API: API keys, and the event/holder changes the API offers."""
+"""Writes behind the REST API: API keys, the event/holder changes and check-ins it offers."""
 
 import hashlib
 import secrets
 from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
 from api.models import ApiKey
 from attendees.csv_import import ticket_holders_upsert
-from events.models import Event, Organization
+from attendees.models import TicketHolder
+from attendees.registration_links import registration_url
+from events.models import CheckIn, Event, Gate, Organization
+from events.services import checkin_record
+from recognition.gate import gate_decide, require_judged
 
 KEY_PREFIX = "fp_"
 BULK_MAX_ROWS = 5000
@@ -86,3 +91,29 @@ def ticket_holders_bulk_upsert(*, event: Event, rows: list) -> dict:
         "unchanged": report.unchanged,
         "errors": [{"index": index, "message": message} for index, message in report.errors],
     }
+
+
+def checkin_create(
+    *, gate: Gate, image: bytes, ticket_code: str = "", idempotency_key: str | None = None
+) -> tuple[CheckIn, bool]:
+    """Decide at a gate from one image and record the attempt. Returns (checkin, created).
+
+    A repeated idempotency key answers with the first check-in before any face work, so a
+    client retrying after a lost response gets it back even if the gate worker has gone.
+    Unusable input (no face, unknown ticket, ...) raises UnusableInput and records nothing.
+    """
+    if idempotency_key:
+        first = CheckIn.objects.filter(event_id=gate.event_id, idempotency_key=idempotency_key)
+        if (checkin := first.first()) is not None:
+            return checkin, False
+    outcome = require_judged(gate_decide(gate=gate, frames=[image], ticket_code=ticket_code))
+    return checkin_record(gate=gate, outcome=outcome, idempotency_key=idempotency_key)
+
+
+def registration_link_issue(*, holder: TicketHolder) -> dict:
+    """A fresh signed registration link and when it expires (nothing is stored)."""
+    # Signing stamps whole seconds, so an expiry counted from the whole second before
+    # signing is never later than the real one.
+    issued = timezone.now().replace(microsecond=0)
+    max_age = timedelta(seconds=settings.FACEPASS_REGISTRATION_LINK_MAX_AGE)
+    return {"url": registration_url(holder), "expires_at": issued + max_age}

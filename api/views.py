@@ -1,14 +1,15 @@
-"""Thin API views: parse, call a selector or service, serialize. Scoped to the key's org."""
+"""Thin API views for events and ticket holders: parse, call a selector or service, serialize.
+
+Photos, verify/identify and check-ins live in api/views_photos.py, views_face.py and
+views_checkins.py.
+"""
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import JSONParser
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from api.errors import Conflict
@@ -21,41 +22,25 @@ from api.serializers import (
     HolderListQuerySerializer,
     TicketHolderSerializer,
 )
-from api.services import BULK_MAX_ROWS, ticket_holders_bulk_upsert
+from api.serializers_photos import (
+    BiometricsDeletedSerializer,
+    ConsentSerializer,
+    RegistrationLinkSerializer,
+)
+from api.services import BULK_MAX_ROWS, registration_link_issue, ticket_holders_bulk_upsert
+from api.views_base import ERRORS, ApiViewSet
 from attendees.models import TicketHolder
 from attendees.services import (
+    ticket_holder_biometrics_delete,
     ticket_holder_create,
     ticket_holder_delete,
+    ticket_holder_record_consent,
     ticket_holder_update,
 )
 from events.models import Event
 from events.services import event_create, event_set_status, event_update
 
-ERRORS = {
-    400: OpenApiResponse(ErrorSerializer, description="Invalid input"),
-    401: OpenApiResponse(ErrorSerializer, description="Missing, invalid or revoked API key"),
-    404: OpenApiResponse(ErrorSerializer, description="Not found in this organization"),
-}
-
-
-class ApiPagination(PageNumberPagination):
-    page_size = 100
-    page_size_query_param = "page_size"
-    max_page_size = 1000
-
-
-class ApiViewSet(viewsets.GenericViewSet):
-    """JSON in, JSON out (never the browsable HTML API); PUT is not offered, PATCH is."""
-
-    renderer_classes = [JSONRenderer]
-    parser_classes = [JSONParser]
-    pagination_class = ApiPagination
-    lookup_value_regex = r"\d+"
-    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
-
-    @property
-    def organization(self):
-        return self.request.auth.organization
+CONFLICT = {409: ErrorSerializer}
 
 
 @extend_schema(tags=["events"], responses={200: EventSerializer, **ERRORS})
@@ -71,13 +56,13 @@ class EventViewSet(
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
+        if self.schema_only:
             return Event.objects.none()
         return events_for_organization(self.organization)
 
     def get_serializer_context(self):
         context = super().get_serializer_context()
-        if not getattr(self, "swagger_fake_view", False) and self.request.auth is not None:
+        if not self.schema_only and self.request.auth is not None:
             context["organization"] = self.organization
         return context
 
@@ -98,7 +83,7 @@ class EventViewSet(
         event_set_status(event=event, status=status_value)
         return Response(self.get_serializer(event).data)
 
-    @extend_schema(request=None, responses={200: EventSerializer, 409: ErrorSerializer, **ERRORS})
+    @extend_schema(request=None, responses={200: EventSerializer, **CONFLICT, **ERRORS})
     @action(detail=True, methods=["post"], url_path="open-gates")
     def open_gates(self, request, pk=None):
         """Open the gates: check-ins are accepted from now on. A closed event stays closed."""
@@ -116,6 +101,7 @@ class EventViewSet(
 
 
 EVENT_ID = OpenApiParameter("event_id", OpenApiTypes.INT, OpenApiParameter.PATH)
+HOLDER_ID = OpenApiParameter("holder_id", OpenApiTypes.INT, OpenApiParameter.PATH)
 
 
 @extend_schema(
@@ -136,13 +122,14 @@ class TicketHolderViewSet(
 
     @property
     def event(self) -> Event:
+        """The URL's event, 404 unless it belongs to the key's organization."""
         if not hasattr(self, "_event"):
             events = events_for_organization(self.organization)
             self._event = get_object_or_404(events, pk=self.kwargs["event_id"])
         return self._event
 
     def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
+        if self.schema_only:
             return TicketHolder.objects.none()
         if self.action != "list":
             return ticket_holders_for_event(self.event)
@@ -152,7 +139,7 @@ class TicketHolderViewSet(
 
     def get_serializer_context(self):
         context = super().get_serializer_context()
-        if not getattr(self, "swagger_fake_view", False) and self.request.auth is not None:
+        if not self.schema_only and self.request.auth is not None:
             context["event"] = self.event
         return context
 
@@ -199,3 +186,39 @@ class TicketHolderViewSet(
             )
         report = ticket_holders_bulk_upsert(event=self.event, rows=rows)
         return Response(BulkResultSerializer(report).data, status=status.HTTP_200_OK)
+
+    def _unrevoked_holder(self) -> TicketHolder:
+        holder = self.get_object()
+        if holder.status == TicketHolder.Status.REVOKED:
+            raise Conflict("This ticket has been revoked.", code="ticket_revoked")
+        return holder
+
+    @extend_schema(request=None, responses={200: RegistrationLinkSerializer, **CONFLICT, **ERRORS})
+    @action(detail=True, methods=["post"], url_path="registration-link")
+    def registration_link(self, request, event_id=None, pk=None):
+        """A signed link to the holder's registration page (consent and selfie), for the
+        ticketing system's e-mail. It expires at `expires_at` and stops working when the
+        ticket code changes. Each call issues a fresh link; earlier ones stay valid."""
+        link = registration_link_issue(holder=self._unrevoked_holder())
+        return Response(RegistrationLinkSerializer(link).data)
+
+    @extend_schema(
+        request=ConsentSerializer, responses={200: TicketHolderSerializer, **CONFLICT, **ERRORS}
+    )
+    @action(detail=True, methods=["post"])
+    def consent(self, request, event_id=None, pk=None):
+        """Record the attendee's consent to biometric processing, given in the ticketing
+        system; photos are accepted only after it."""
+        holder = self._unrevoked_holder()
+        serializer = ConsentSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        holder = ticket_holder_record_consent(holder=holder, **serializer.validated_data)
+        return Response(TicketHolderSerializer(holder).data)
+
+    @extend_schema(request=None, responses={200: BiometricsDeletedSerializer, **ERRORS})
+    @action(detail=True, methods=["delete"])
+    def biometrics(self, request, event_id=None, pk=None):
+        """Delete every photo and face embedding of the holder, files included; the ticket
+        stays. Consent is withdrawn with the data, so new photos need consent again."""
+        deleted = ticket_holder_biometrics_delete(holder=self.get_object())
+        return Response(BiometricsDeletedSerializer({"deleted_photos": deleted}).data)

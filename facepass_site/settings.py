@@ -166,6 +166,9 @@ FACEPASS_BACKBONE_HANDLE = env_str(
 FACEPASS_MODEL_CACHE_DIR = env_path("FACEPASS_MODEL_CACHE_DIR", BASE_DIR / "var" / "model_cache")
 FACEPASS_UPLOAD_MAX_BYTES = env_int("FACEPASS_UPLOAD_MAX_BYTES", 8 * 1024 * 1024, minimum=1024)
 FACEPASS_UPLOAD_MAX_PIXELS = env_int("FACEPASS_UPLOAD_MAX_PIXELS", 40_000_000, minimum=10_000)
+# Non-file request bodies (JSON with a base64 photo) may be as large as the largest photo in
+# base64 (4/3 of the bytes) plus room for the other fields; anything larger is refused unread.
+DATA_UPLOAD_MAX_MEMORY_SIZE = FACEPASS_UPLOAD_MAX_BYTES * 4 // 3 + 64 * 1024
 FACEPASS_MAX_PHOTOS_PER_HOLDER = env_int("FACEPASS_MAX_PHOTOS_PER_HOLDER", 5, minimum=1)
 FACEPASS_ENROLL_BATCH_SIZE = env_int("FACEPASS_ENROLL_BATCH_SIZE", 16, minimum=1)
 FACEPASS_GATE_TIMEOUT_SECONDS = env_float("FACEPASS_GATE_TIMEOUT_SECONDS", 5.0)

@@ -35,11 +35,39 @@ REASONS = {
     "gates_not_open": "Gates for this event are not open.",
     "unknown_ticket": "Unknown ticket code.",
     "ticket_revoked": "This ticket has been revoked.",
+    "not_an_image": "The camera frame is not a readable image.",
+    "truncated": "The camera frame is incomplete or corrupt.",
+    "too_large": "The camera frame is larger than the upload limit.",
+    "too_many_pixels": "The camera frame has too many pixels.",
 }
+
+
+# Outcomes where no face was judged: the frame held no usable face, or the ticket is not one
+# of this event's. The gate page records them as denials; the API answers them as bad input.
+INPUT_REASONS = frozenset(
+    {
+        "not_an_image",
+        "truncated",
+        "too_large",
+        "too_many_pixels",
+        "no_face",
+        "multiple_faces",
+        "unknown_ticket",
+        "other_event",
+    }
+)
 
 
 class GateUnavailable(RuntimeError):
     """No gate worker answered in time: the web layer answers 503."""
+
+
+class UnusableInput(ValueError):
+    """Raised by require_judged for an outcome whose reason is in INPUT_REASONS."""
+
+    def __init__(self, outcome: GateOutcome):
+        super().__init__(outcome.message or outcome.reason)
+        self.outcome = outcome
 
 
 @dataclass
@@ -58,6 +86,13 @@ class GateOutcome:
 
 def deny(reason: str, **kwargs) -> GateOutcome:
     return GateOutcome("deny", reason, **kwargs)
+
+
+def require_judged(outcome: GateOutcome) -> GateOutcome:
+    """The outcome, unless the input could not be judged (then UnusableInput)."""
+    if outcome.reason in INPUT_REASONS:
+        raise UnusableInput(outcome)
+    return outcome
 
 
 def embed_frames_on_gate_queue(frames: list[bytes], model: EmbeddingModel) -> list[dict]:
@@ -128,18 +163,27 @@ def decide_one_to_many(event: Event, frames: list[dict], model) -> GateOutcome:
     return GateOutcome("admit", "", holder, top.similarity, model, details)
 
 
+def face_verify(*, event: Event, frames: list[bytes], ticket_code: str) -> GateOutcome:
+    """1:1: is this the holder of `ticket_code` in `event`? Records nothing, whatever the
+    event's status, so ticketing systems can check a face before the gates open."""
+    holder = ticket_holder_for_gate(event, ticket_code)
+    if isinstance(holder, GateOutcome):
+        return holder
+    model = active_model()
+    return decide_one_to_one(holder, embed_frames_on_gate_queue(frames, model), model)
+
+
+def face_identify(*, event: Event, frames: list[bytes]) -> GateOutcome:
+    """1:N: which enrolled holder of `event` is this? Records nothing."""
+    model = active_model()
+    return decide_one_to_many(event, embed_frames_on_gate_queue(frames, model), model)
+
+
 def gate_decide(*, gate: Gate, frames: list[bytes], ticket_code: str = "") -> GateOutcome:
     """Decide for one person at one gate (not yet recorded: see checkin_record)."""
     event = gate.event
     if event.status != Event.Status.GATES_OPEN:
         return deny("gates_not_open")
-    holder = None
     if gate.mode == Gate.Mode.TICKET_AND_FACE:
-        holder = ticket_holder_for_gate(event, ticket_code)
-        if isinstance(holder, GateOutcome):
-            return holder
-    model = active_model()
-    embedded = embed_frames_on_gate_queue(frames, model)
-    if holder is not None:
-        return decide_one_to_one(holder, embedded, model)
-    return decide_one_to_many(event, embedded, model)
+        return face_verify(event=event, frames=frames, ticket_code=ticket_code)
+    return face_identify(event=event, frames=frames)

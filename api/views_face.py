@@ -1,0 +1,65 @@
+"""Verify (1:1) and identify (1:N) within one event, as a gate would decide, recording nothing."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from api.selectors import events_for_organization
+from api.serializers_face import FaceResultSerializer, VerifyInputSerializer
+from api.serializers_photos import ImageInputSerializer
+from api.views import EVENT_ID
+from api.views_base import FACE_ERRORS, ApiViewSet, ImageUploadMixin, image_request
+from events.models import Event
+from recognition.gate import face_identify, face_verify, require_judged
+
+THRESHOLDS = (
+    "The threshold is the active model's measured one at the event's security level "
+    "(its false-accept target)."
+)
+
+
+@extend_schema(tags=["face"], parameters=[EVENT_ID], responses={200: FaceResultSerializer})
+class FaceViewSet(ImageUploadMixin, ApiViewSet):
+    queryset = Event.objects.none()
+
+    def _event(self) -> Event:
+        return get_object_or_404(
+            events_for_organization(self.organization), pk=self.kwargs["event_id"]
+        )
+
+    def _answer(self, outcome) -> Response:
+        return Response(FaceResultSerializer(require_judged(outcome)).data)
+
+    @extend_schema(
+        request=image_request(VerifyInputSerializer),
+        responses={200: FaceResultSerializer, **FACE_ERRORS},
+        description="Is the person in the image the holder of `ticket_code` in this event? "
+        "Decides like a 1:1 gate (admit when the best similarity reaches the threshold, "
+        "deny with face_mismatch, not_enrolled or ticket_revoked otherwise) whatever the "
+        f"event's status, and records no check-in. {THRESHOLDS}",
+    )
+    @action(detail=False, methods=["post"])
+    def verify(self, request, event_id=None):
+        event = self._event()
+        serializer = VerifyInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        return self._answer(
+            face_verify(event=event, frames=[data["image"]], ticket_code=data["ticket_code"])
+        )
+
+    @extend_schema(
+        request=image_request(ImageInputSerializer),
+        responses={200: FaceResultSerializer, **FACE_ERRORS},
+        description="Which enrolled holder of this event is the person in the image? Decides "
+        "like a face-only gate: admit the best match when it reaches the threshold and beats "
+        "the second best by FACEPASS_GATE_1N_MARGIN, review when two holders match almost "
+        f"equally, deny with no_match otherwise. Records no check-in. {THRESHOLDS}",
+    )
+    @action(detail=False, methods=["post"])
+    def identify(self, request, event_id=None):
+        event = self._event()
+        serializer = ImageInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return self._answer(face_identify(event=event, frames=[serializer.validated_data["image"]]))
