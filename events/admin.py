@@ -54,11 +54,26 @@ class CheckInAdmin(OrganizationScopedAdmin):
 
     org_path = "event__organization"
     read_only_for_organizers = True
-    list_display = ["created_at", "event", "gate", "attendee", "decision", "reason", "score"]
+    list_display = [
+        "created_at",
+        "event",
+        "gate",
+        "attendee",
+        "decision",
+        "reason",
+        "score",
+        "staff_user",
+        "overridden_checkin",
+    ]
     list_filter = ["decision", "mode", "reason"]
     search_fields = ["attendee__name", "attendee__ticket_code", "idempotency_key"]
-    list_select_related = ["event", "gate", "attendee"]
+    list_select_related = ["event", "gate", "attendee", "staff_user"]
     date_hierarchy = "created_at"
+
+    @admin.display(description="Overrides check-in")
+    def overridden_checkin(self, obj):
+        # The id, not the row's str(): that would cost queries per line of the log.
+        return obj.overrides_id or ""
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]

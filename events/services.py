@@ -1,9 +1,16 @@
 """Writes for organizations, events and gates."""
 
+import logging
+
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.db.models import F, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 
 from events.models import CheckIn, Event, Gate, Membership, Organization
+from webhooks.services import checkin_webhook_emit
+
+logger = logging.getLogger(__name__)
 
 
 def organization_create(*, name: str, slug: str) -> Organization:
@@ -94,7 +101,7 @@ def checkin_record(*, gate: Gate, outcome, staff_user=None, idempotency_key: str
             if holder is not None and decision == CheckIn.Decision.ADMIT:
                 TicketHolder.objects.select_for_update().filter(pk=holder.pk).first()
                 single = event.entry_policy == Event.EntryPolicy.SINGLE_ENTRY
-                if single and holder.checkins.filter(decision=CheckIn.Decision.ADMIT).exists():
+                if single and standing_entries(holder).exists():
                     decision, reason = CheckIn.Decision.DENY, "already_checked_in"
                     message = "This ticket has already been used to enter."
             checkin = CheckIn.objects.create(
@@ -110,9 +117,125 @@ def checkin_record(*, gate: Gate, outcome, staff_user=None, idempotency_key: str
                 reason=reason,
                 reason_message=message[:300],
             )
+            # Same transaction: the event exists exactly when the check-in row does.
+            checkin_webhook_emit(checkin=checkin)
     except IntegrityError:
         if not idempotency_key:
             raise
         # A concurrent request with the same key won the race: answer with its result.
         return CheckIn.objects.get(event=event, idempotency_key=idempotency_key), False
     return checkin, True
+
+
+# --- Staff overrides -----------------------------------------------------------------------
+# An override is its own CheckIn row pointing at the attempt it overrides (`overrides`); the
+# attempt's row is never changed. The latest override of an attempt is its standing decision.
+
+OVERRIDE_REASON = "staff_override"
+OVERRIDE_REASON_MAX_CHARS = 300  # CheckIn.reason_message holds the staff's words
+
+
+class OverrideRefused(Exception):
+    """The rules do not allow this override; `code` is machine-readable, the message is plain."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _latest_override_decision():
+    return (
+        CheckIn.objects.filter(overrides=OuterRef("pk"))
+        .order_by("-created_at", "-pk")
+        .values("decision")[:1]
+    )
+
+
+def standing_entries(holder):
+    """The holder's attempts that stand as an entry: admitted by the gate or by a staff
+    override, and not overridden to deny since (a deny override voids a wrong admit, so the
+    real ticket holder can still come in)."""
+    return (
+        CheckIn.objects.filter(attendee=holder, overrides__isnull=True)
+        .annotate(standing=Coalesce(Subquery(_latest_override_decision()), F("decision")))
+        .filter(standing=CheckIn.Decision.ADMIT)
+    )
+
+
+def _standing_decision(checkin: CheckIn) -> str:
+    latest = checkin.overridden_by.order_by("-created_at", "-pk").first()
+    return latest.decision if latest else checkin.decision
+
+
+def _refuse_unless_admittable(checkin: CheckIn) -> None:
+    """An override to admit lets a person in on staff's word, but never past the ticket:
+    it needs a known, valid ticket, open gates and, under single entry, no standing entry."""
+    holder, event = checkin.attendee, checkin.event
+    if holder is None:
+        raise OverrideRefused(
+            "no_ticket_holder",
+            "No ticket is attached to this check-in: check the person at a ticket + face gate.",
+        )
+    if holder.status == holder.Status.REVOKED:
+        raise OverrideRefused("ticket_revoked", "This ticket has been revoked.")
+    if event.status != Event.Status.GATES_OPEN:
+        raise OverrideRefused("gates_not_open", "Gates for this event are not open.")
+    if event.entry_policy == Event.EntryPolicy.SINGLE_ENTRY and standing_entries(holder).exists():
+        raise OverrideRefused(
+            "already_checked_in", "This ticket has already been used to enter (single entry)."
+        )
+
+
+def checkin_override(*, checkin: CheckIn, decision: str, reason: str, staff_user) -> CheckIn:
+    """Record a staff override (admit or deny, with a mandatory reason) of a gate attempt.
+
+    Raises ValueError for a bad decision or reason, OverrideRefused when the rules say no
+    (see _refuse_unless_admittable; a deny is always allowed). Overriding the same attempt
+    again (a change of mind) is allowed and audited; an override row itself is not a target.
+    """
+    reason = (reason or "").strip()
+    if decision not in (CheckIn.Decision.ADMIT, CheckIn.Decision.DENY):
+        raise ValueError(f"An override decides admit or deny, not {decision!r}.")
+    if not reason or len(reason) > OVERRIDE_REASON_MAX_CHARS:
+        raise ValueError(f"An override needs a reason of 1 to {OVERRIDE_REASON_MAX_CHARS} chars.")
+    if checkin.overrides_id is not None:
+        raise OverrideRefused("not_an_attempt", "Override the original check-in, not an override.")
+    from attendees.models import TicketHolder
+
+    with transaction.atomic():
+        # Same lock as checkin_record, so an override and a gate admit of one ticket serialise;
+        # the attempt's own lock serialises two overrides of it.
+        TicketHolder.objects.select_for_update().filter(pk=checkin.attendee_id).first()
+        checkin = (
+            CheckIn.objects.select_for_update(of=("self",))
+            .select_related("event", "attendee")
+            .get(pk=checkin.pk)
+        )
+        if _standing_decision(checkin) == decision:
+            raise OverrideRefused("unchanged", f"This check-in already stands as {decision}.")
+        if decision == CheckIn.Decision.ADMIT:
+            _refuse_unless_admittable(checkin)
+        override = CheckIn.objects.create(
+            event=checkin.event,
+            gate=checkin.gate,
+            attendee=checkin.attendee,
+            decision=decision,
+            mode=checkin.mode,
+            staff_user=staff_user,
+            reason=OVERRIDE_REASON,
+            reason_message=reason,
+            overrides=checkin,
+        )
+        # An override is a check-in row like any other (reason "staff_override").
+        checkin_webhook_emit(checkin=override)
+    logger.info(
+        "gate override: check-in %s -> %s (row %s) by %s at gate %s: %r",
+        checkin.pk,
+        decision,
+        override.pk,
+        staff_user,
+        checkin.gate_id,
+        reason,
+    )
+    return override

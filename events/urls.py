@@ -7,6 +7,11 @@ urlpatterns = [
     path("<int:gate_id>/", gate_views.gate_page, name="gate-page"),
     path("<int:gate_id>/check", gate_views.gate_check, name="gate-check"),
     path(
+        "<int:gate_id>/checkins/<int:checkin_id>/override",
+        gate_views.gate_override,
+        name="gate-override",
+    ),
+    path(
         "<int:gate_id>/photos/<int:photo_id>",
         gate_views.gate_holder_photo,
         name="gate-holder-photo",

@@ -16,4 +16,6 @@ if [ -f "$FACEPASS_SHARED_DIR/models/face_detection_yunet_2026may.onnx" ]; then
 fi
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 .venv/bin/python manage.py makemigrations --check --dry-run
+# tests/browser drive Debian's Chromium: installed here when missing (no `playwright install`).
+bash scripts/browser.sh
 .venv/bin/python -m pytest "$@"
