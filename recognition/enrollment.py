@@ -52,8 +52,8 @@ def enrollment_process(*, photo_ids: list[int], batch_size: int | None = None, m
         with transaction.atomic():
             for photo, image in zip(photos, images, strict=True):
                 result = MISSING_FILE if image is None else next(results)
-                enrollment_photo_record_result(photo=photo, model=model, result=result)
-                accepted += result.accepted
+                recorded = enrollment_photo_record_result(photo=photo, model=model, result=result)
+                accepted += bool(recorded and result.accepted)
     except BaseException:
         # Whatever went wrong, unfinished photos go back to the queue rather than
         # staying claimed by a batch that no longer runs.

@@ -103,13 +103,20 @@ def enrollment_photos_release(*, photos: list[EnrollmentPhoto]) -> None:
 
 def enrollment_photo_record_result(
     *, photo: EnrollmentPhoto, model: EmbeddingModel, result: FaceResult
-) -> EnrollmentPhoto:
+) -> EnrollmentPhoto | None:
+    """Store the outcome; None when the photo was deleted while it was being processed."""
     verdict = result.verdict
     photo.quality = {k: round(float(v), 3) for k, v in verdict.figures.items()}
     photo.face_box = [round(float(v), 1) for v in verdict.face.box] if verdict.face else None
     photo.processed_at = timezone.now()
     photo.processing_started_at = None
     with transaction.atomic():
+        # The attendee may delete the photo mid-processing. The row lock makes such a delete
+        # wait for this result; a photo already gone is skipped instead of failing the batch
+        # (and with it the other attendees' photos).
+        if not EnrollmentPhoto.objects.select_for_update().filter(pk=photo.pk).exists():
+            logger.info("photo %s was deleted while being processed; result dropped", photo.pk)
+            return None
         if result.accepted:
             photo.status = EnrollmentPhoto.Status.ACCEPTED
             photo.rejection_code = photo.rejection_message = ""

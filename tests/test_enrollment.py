@@ -50,6 +50,29 @@ def test_a_batch_accepts_good_faces_and_rejects_a_blank_image_with_its_reason(
     assert good.holder.__class__.objects.get(pk=good.holder_id).status == "enrolled"
 
 
+def test_a_photo_deleted_while_processed_is_dropped_and_the_rest_of_its_batch_is_kept(
+    event_a, default_model, monkeypatch
+):
+    from attendees.services import enrollment_photo_delete
+    from recognition import inference
+
+    kept = stored_photo(consenting_holder(event_a, "D1", "Kept"), val_photo(0))
+    deleted = stored_photo(consenting_holder(event_a, "D2", "Deleted"), val_photo(1))
+    real_enroll_images = inference.enroll_images
+
+    def attendee_deletes_mid_batch(model, images):
+        enrollment_photo_delete(photo=EnrollmentPhoto.objects.get(pk=deleted.pk))
+        return real_enroll_images(model, images)
+
+    monkeypatch.setattr(inference, "enroll_images", attendee_deletes_mid_batch)
+    summary = enrollment_process(photo_ids=[kept.pk, deleted.pk], batch_size=8)
+    assert summary["accepted"] == 1
+    kept.refresh_from_db()
+    assert kept.status == "accepted" and FaceEmbedding.objects.filter(photo=kept).exists()
+    assert not EnrollmentPhoto.objects.filter(pk=deleted.pk).exists()
+    assert not FaceEmbedding.objects.filter(photo_id=deleted.pk).exists()
+
+
 def test_a_claim_abandoned_by_a_killed_worker_is_processed_again(event_a, default_model):
     photo = stored_photo(consenting_holder(event_a, "K1"), val_photo(1))
     stale = timezone.now() - timedelta(hours=1)
