@@ -8,7 +8,9 @@ Reusable building blocks for any page (the gate page now, registration next):
   JavaScript errors fail the test, and a failing test leaves a screenshot;
 - `log_in(page, username, password, next_path)`: through the real login page;
 - `screenshot(page, name)`: a PNG under test-artifacts/screenshots/ (or
-  $FACEPASS_TEST_ARTIFACTS/screenshots/).
+  $FACEPASS_TEST_ARTIFACTS/screenshots/);
+- `gate_staff` and `gate_page(gate, photo)`: a gate staff member logged in at a gate with a
+  validation photo in front of the camera (checks on that page: tests/browser/gate_checks.py).
 """
 
 from __future__ import annotations
@@ -21,8 +23,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+from events.models import Gate, Membership
+from events.services import staff_user_create
 from tests.browser.camera import write_y4m
+from tests.browser.gate_checks import STAFF
 from tests.conftest import REPO_ROOT
+from tests.faces import val_photo
 
 CHROMIUM = os.environ.get("FACEPASS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -146,3 +152,26 @@ def log_in():
         return page
 
     return log_in_
+
+
+@pytest.fixture
+def gate_staff(org_a):
+    return staff_user_create(
+        organization=org_a, username=STAFF[0], password=STAFF[1], role=Membership.Role.GATE_STAFF
+    )
+
+
+@pytest.fixture
+def gate_page(camera_browser, open_page, log_in, gate_staff, settings):
+    """gate_page(gate, photo) -> the gate page, logged in, with `photo` in front of the camera."""
+    # The web side waits this long for the face worker; shared CI cores also run Chromium.
+    settings.FACEPASS_GATE_TIMEOUT_SECONDS = 30
+
+    def open_gate(gate: Gate, photo: tuple[int, int]):
+        page = open_page(camera_browser(val_photo(*photo)))
+        log_in(page, *STAFF, next_path=f"/gate/{gate.pk}/")
+        expect(page.locator("#camera-status")).to_have_text("Camera on")
+        expect(page.locator("#check")).to_be_enabled()
+        return page
+
+    return open_gate

@@ -5,75 +5,14 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from events.models import CheckIn, Gate, Membership
-from events.services import staff_user_create
-from tests.faces import consenting_holder, val_photo
+from events.models import CheckIn, Gate
+from tests.browser.gate_checks import check, expect_result, expect_thumbnail, type_ticket
+from tests.faces import consenting_holder
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.slow]
 
 EVE_AGAIN = (6, 1)  # another photo of the enrolled holder (enrolled from (6, 0))
 STRANGER = (8, 0)
-STAFF = ("gina", "pw-gina-123")
-
-
-@pytest.fixture(autouse=True)
-def _patient_gate(settings):
-    # The web side waits this long for the face worker; shared CI cores also run Chromium.
-    settings.FACEPASS_GATE_TIMEOUT_SECONDS = 30
-
-
-@pytest.fixture
-def gate_staff(org_a):
-    return staff_user_create(
-        organization=org_a, username=STAFF[0], password=STAFF[1], role=Membership.Role.GATE_STAFF
-    )
-
-
-@pytest.fixture
-def gate_page(camera_browser, open_page, log_in, gate_staff):
-    """gate_page(gate, photo) -> the gate page, logged in, with `photo` in front of the camera."""
-
-    def open_gate(gate: Gate, photo: tuple[int, int]):
-        page = open_page(camera_browser(val_photo(*photo)))
-        log_in(page, *STAFF, next_path=f"/gate/{gate.pk}/")
-        expect(page.locator("#camera-status")).to_have_text("Camera on")
-        expect(page.locator("#check")).to_be_enabled()
-        return page
-
-    return open_gate
-
-
-def check(page, trigger) -> None:
-    """Trigger a check (key, tap or typed ticket) and wait until its result is shown."""
-    shown = page.locator("#result").get_attribute("data-shown") or "0"
-    trigger()
-    page.wait_for_function(
-        "shown => document.getElementById('result').dataset.shown !== shown", arg=shown
-    )
-
-
-def expect_result(page, title: str, reason: str = "", name: str | None = None) -> None:
-    expect(page.locator("#decision")).to_have_text(title)
-    if reason:
-        expect(page.locator("#reason")).to_contain_text(reason)
-    holder = page.locator("#holder")
-    if name is None:
-        expect(holder).to_be_hidden()
-    else:
-        expect(page.locator("#holder-name")).to_have_text(name)
-
-
-def expect_thumbnail(page) -> None:
-    photo = page.locator("#holder-photo")
-    expect(photo).to_be_visible()
-    page.wait_for_function(
-        "() => { const img = document.getElementById('holder-photo');"
-        " return img.complete && img.naturalWidth > 0; }"
-    )
-
-
-def type_ticket(page, code: str):
-    return lambda: (page.fill("#ticket", code), page.press("#ticket", "Enter"))
 
 
 def test_face_only_gate_admits_the_holder_once_and_denies_a_stranger(
