@@ -67,6 +67,6 @@ class ApiKeyAdmin(OrganizationScopedAdmin):
     def revoke_keys(self, request, queryset):
         revoked = 0
         for key in queryset.filter(revoked_at__isnull=True):
-            api_key_revoke(key=key)
+            api_key_revoke(key=key, actor=request.user)
             revoked += 1
         self.message_user(request, f"{revoked} API key(s) revoked.", messages.SUCCESS)

@@ -5,14 +5,17 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from api.models import ApiKey
 from attendees.csv_import import ticket_holders_upsert
 from attendees.models import TicketHolder
 from attendees.registration_links import registration_url
+from audit.models import AuditEntry
+from audit.services import audit_record
 from events.models import CheckIn, Event, Gate, Organization
-from events.services import checkin_record
+from events.services import checkin_frames_keep, checkin_record
 from recognition.gate import gate_decide, require_judged
 
 KEY_PREFIX = "fp_"
@@ -43,14 +46,33 @@ def api_key_create(*, organization: Organization, name: str, user=None) -> tuple
         created_by=user if user is not None and user.is_authenticated else None,
     )
     key.full_clean()
-    key.save()
+    with transaction.atomic():
+        key.save()
+        audit_record(
+            action=AuditEntry.Action.API_KEY_CREATE,
+            actor=user,
+            organization=organization,
+            target=key,
+            details={"name": name, "prefix": prefix},
+        )
     return key, plaintext
 
 
-def api_key_revoke(*, key: ApiKey) -> ApiKey:
-    if key.revoked_at is None:
-        key.revoked_at = timezone.now()
-        key.save(update_fields=["revoked_at"])
+def api_key_revoke(*, key: ApiKey, actor=None, actor_label: str = "") -> ApiKey:
+    """Revoke a key (once: revoking a revoked key changes and records nothing)."""
+    now = timezone.now()
+    with transaction.atomic():
+        # Conditional update: two admins revoking at once record one revocation.
+        if ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=now):
+            key.revoked_at = now
+            audit_record(
+                action=AuditEntry.Action.API_KEY_REVOKE,
+                actor=actor,
+                actor_label=actor_label,
+                organization=key.organization,
+                target=key,
+                details={"name": key.name, "prefix": key.prefix},
+            )
     return key
 
 
@@ -107,7 +129,10 @@ def checkin_create(
         if (checkin := first.first()) is not None:
             return checkin, False
     outcome = require_judged(gate_decide(gate=gate, frames=[image], ticket_code=ticket_code))
-    return checkin_record(gate=gate, outcome=outcome, idempotency_key=idempotency_key)
+    checkin, created = checkin_record(gate=gate, outcome=outcome, idempotency_key=idempotency_key)
+    if created:
+        checkin_frames_keep(checkin=checkin, frames=[image])
+    return checkin, created
 
 
 def registration_link_issue(*, holder: TicketHolder) -> dict:

@@ -30,6 +30,7 @@ from api.serializers_photos import (
 from api.services import BULK_MAX_ROWS, registration_link_issue, ticket_holders_bulk_upsert
 from api.views_base import ERRORS, ApiViewSet
 from attendees.models import TicketHolder
+from attendees.privacy import ticket_holder_data_export
 from attendees.services import (
     ticket_holder_biometrics_delete,
     ticket_holder_create,
@@ -164,7 +165,7 @@ class TicketHolderViewSet(
         return super().destroy(request, *args, **kwargs)
 
     def perform_destroy(self, instance):
-        ticket_holder_delete(holder=instance)
+        ticket_holder_delete(holder=instance, actor=self.request.user)
 
     @extend_schema(
         request=BulkHolderRowSerializer(many=True),
@@ -220,5 +221,15 @@ class TicketHolderViewSet(
     def biometrics(self, request, event_id=None, pk=None):
         """Delete every photo and face embedding of the holder, files included; the ticket
         stays. Consent is withdrawn with the data, so new photos need consent again."""
-        deleted = ticket_holder_biometrics_delete(holder=self.get_object())
+        deleted = ticket_holder_biometrics_delete(holder=self.get_object(), actor=request.user)
         return Response(BiometricsDeletedSerializer({"deleted_photos": deleted}).data)
+
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT, **ERRORS})
+    @action(detail=True, methods=["get"])
+    def export(self, request, event_id=None, pk=None):
+        """Everything FacePass holds about the holder, for a data-access request: ticket
+        fields, consent (time, text version), photos (status, dates, quality, rejection
+        reason, the count and model versions of face templates, never their numbers) and
+        check-ins (time, gate, decision). Recorded in the audit log."""
+        data = ticket_holder_data_export(holder=self.get_object(), actor=request.user)
+        return Response(data)

@@ -3,15 +3,21 @@
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import viewsets
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.renderers import JSONRenderer
 
+from api.parsers import JSONParser
 from api.serializers import ErrorSerializer
 
 ERRORS = {
     400: OpenApiResponse(ErrorSerializer, description="Invalid input"),
     401: OpenApiResponse(ErrorSerializer, description="Missing, invalid or revoked API key"),
     404: OpenApiResponse(ErrorSerializer, description="Not found in this organization"),
+    429: OpenApiResponse(
+        ErrorSerializer,
+        description="rate_limited: too many requests for this API key (FACEPASS_RATE_API_KEY); "
+        "retry after the Retry-After header's seconds",
+    ),
 }
 
 IMAGE_ERRORS = {

@@ -88,4 +88,4 @@ class PhotoViewSet(mixins.RetrieveModelMixin, mixins.DestroyModelMixin, ApiViewS
         return super().destroy(request, *args, **kwargs)
 
     def perform_destroy(self, instance):
-        enrollment_photo_delete(photo=instance)
+        enrollment_photo_delete(photo=instance, actor=self.request.user)

@@ -3,6 +3,7 @@ from datetime import timedelta
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
@@ -12,6 +13,7 @@ from django.utils.html import format_html
 from attendees.csv_import import CsvFileError, ticket_holders_import_csv
 from attendees.models import EnrollmentPhoto, TicketHolder
 from attendees.registration_links import registration_url
+from attendees.services import enrollment_photo_delete, ticket_holder_delete
 from events.admin_scoping import OrganizationScopedAdmin, ScopedInline
 from events.selectors import events_for_user
 
@@ -78,6 +80,22 @@ class TicketHolderAdmin(OrganizationScopedAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("photos")
+
+    # Deletions go through the services: files leave storage and the audit log names who.
+    def delete_model(self, request, obj):
+        ticket_holder_delete(holder=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            for holder in queryset:
+                ticket_holder_delete(holder=holder, actor=request.user)
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not EnrollmentPhoto:
+            return super().save_formset(request, form, formset, change)
+        formset.save(commit=False)  # photos are read-only here: only deletions remain
+        for photo in formset.deleted_objects:
+            enrollment_photo_delete(photo=photo, actor=request.user)
 
     def get_object(self, request, object_id, from_field=None):
         holder = super().get_object(request, object_id, from_field)

@@ -7,6 +7,8 @@ adds the live camera, uploads without leaving the page and polls the status endp
 from __future__ import annotations
 
 import functools
+import logging
+import time
 
 from django.conf import settings
 from django.contrib import messages
@@ -18,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from attendees.forms import ConsentForm, PhotoUploadForm, TicketLookupForm
 from attendees.models import EnrollmentPhoto, TicketHolder
+from attendees.privacy import ticket_holder_data_export
 from attendees.registration_links import (
     RegistrationLinkError,
     holder_from_registration_token,
@@ -37,6 +40,10 @@ from attendees.services import (
     ticket_holder_biometrics_delete,
 )
 from attendees.views import render_thumbnail
+from audit.services import ATTENDEE_LINK
+from facepass_site import ratelimit
+
+security_log = logging.getLogger("facepass.security")
 
 LOOKUP_FAILED = "We could not find a ticket with this code and e-mail address. Please check both."
 THUMBNAIL_SIZE = 320
@@ -73,6 +80,85 @@ def _link_error(request, exc: RegistrationLinkError):
     return render(request, "attendees/link_error.html", context, status=status)
 
 
+TOO_MANY_POSTS = "Too many requests from your network. Please wait a moment and try again."
+TOO_MANY_LOOKUPS = (
+    "Too many attempts with wrong ticket details. For your security, please wait before "
+    "trying again, or use the registration link from your ticket e-mail."
+)
+TOO_MANY_FOR_TICKET = "Too many requests for this ticket. Please wait a moment and try again."
+
+
+def _limited(request, verdict, message):
+    return ratelimit.too_many_requests(request, verdict, message, as_json=_wants_json(request))
+
+
+def throttled(view):
+    """POSTs of a holder's pages: generous per client address (a stadium may share one
+    carrier-NAT address), strict per ticket holder."""
+
+    @functools.wraps(view)
+    def wrapper(request, holder, token, *args, **kwargs):
+        if request.method == "POST":
+            by_ip = ratelimit.hit(
+                "register-ip", ratelimit.client_ip(request), settings.FACEPASS_RATE_REGISTER_IP
+            )
+            by_holder = ratelimit.hit(
+                "register-holder", str(holder.pk), settings.FACEPASS_RATE_REGISTER_HOLDER
+            )
+            refused = ratelimit.first_refusal(by_ip, by_holder)
+            if refused is not None:
+                message = TOO_MANY_POSTS if refused is by_ip else TOO_MANY_FOR_TICKET
+                return _limited(request, refused, message)
+        return view(request, holder, token, *args, **kwargs)
+
+    return wrapper
+
+
+def _lookup_keys(ticket_code: str, email: str) -> list[str]:
+    """Failure counters of a look-up: the ticket code and the e-mail, as keyed digests."""
+    return [
+        ratelimit.digest(f"code:{ticket_code.strip()}"),
+        ratelimit.digest(f"email:{email.strip().lower()}"),
+    ]
+
+
+def _lookup_refused(request, ip: str, ticket_code: str, email: str):
+    """A 429 when this address or this ticket code / e-mail has failed too often."""
+    verdicts = [ratelimit.peek("register-fail-ip", ip, settings.FACEPASS_RATE_REGISTER_FAILURES_IP)]
+    verdicts += [
+        ratelimit.peek("register-fail-ticket", key, settings.FACEPASS_RATE_REGISTER_TICKET)
+        for key in _lookup_keys(ticket_code, email)
+    ]
+    refused = ratelimit.first_refusal(*verdicts)
+    if refused is None:
+        return None
+    security_log.warning(
+        "registration lookup refused (rate limit) ip=%s ticket=%s",
+        ip,
+        _lookup_keys(ticket_code, email)[0],
+    )
+    return _limited(request, refused, TOO_MANY_LOOKUPS)
+
+
+def _lookup_failed(ip: str, ticket_code: str, email: str) -> None:
+    """Count, log (no e-mail or code in clear) and slow down a failed look-up."""
+    by_ip = ratelimit.hit("register-fail-ip", ip, settings.FACEPASS_RATE_REGISTER_FAILURES_IP)
+    for key in _lookup_keys(ticket_code, email):
+        ratelimit.hit("register-fail-ticket", key, settings.FACEPASS_RATE_REGISTER_TICKET)
+    failures = by_ip.count if by_ip is not None else 0
+    code_key, email_key = _lookup_keys(ticket_code, email)
+    security_log.warning(
+        "registration lookup failed ip=%s ticket=%s email=%s failures_from_ip=%d",
+        ip,
+        code_key,
+        email_key,
+        failures,
+    )
+    delay = min(settings.FACEPASS_REGISTER_FAILURE_DELAY_MAX, 0.25 * 2 ** (failures - 4))
+    if failures > 3 and delay > 0:
+        time.sleep(delay)
+
+
 def with_holder(view):
     """Resolve the signed token to its holder, or answer with a clear link error."""
 
@@ -92,10 +178,19 @@ def with_holder(view):
 def register_start(request):
     """Ticket code plus e-mail, for attendees without their link: success leads to the link."""
     form = TicketLookupForm(request.POST or None)
+    if request.method == "POST":
+        ip = ratelimit.client_ip(request)
+        by_ip = ratelimit.hit("register-ip", ip, settings.FACEPASS_RATE_REGISTER_IP)
+        if by_ip is not None and not by_ip.allowed:
+            return _limited(request, by_ip, TOO_MANY_POSTS)
     if request.method == "POST" and form.is_valid():
+        refused = _lookup_refused(request, ip, **form.cleaned_data)
+        if refused is not None:
+            return refused
         holder = ticket_holder_by_code_and_email(**form.cleaned_data)
         if holder is not None:
             return redirect(registration_path(holder))
+        _lookup_failed(ip, **form.cleaned_data)
         # One message for both fields: which of the two was wrong would help a guesser.
         form.add_error(None, LOOKUP_FAILED)
     status = 400 if form.errors else 200
@@ -169,6 +264,7 @@ def register_status(request, holder, token):
 
 
 @with_holder
+@throttled
 @require_POST
 def register_consent(request, holder, token):
     form = ConsentForm(request.POST)
@@ -185,6 +281,7 @@ def register_consent(request, holder, token):
 
 
 @with_holder
+@throttled
 @require_POST
 def register_photo_upload(request, holder, token):
     form = PhotoUploadForm(request.POST, request.FILES)
@@ -223,24 +320,37 @@ def register_photo_thumbnail(request, holder, token, photo_id: int):
 
 
 @with_holder
+@throttled
 @require_POST
 def register_photo_delete(request, holder, token, photo_id: int):
-    enrollment_photo_delete(photo=_own_photo(holder, photo_id))
+    enrollment_photo_delete(photo=_own_photo(holder, photo_id), actor_label=ATTENDEE_LINK)
     messages.success(request, "The photo has been deleted.")
     return redirect(reverse("attendees:register", kwargs={"token": token}) + "#photos")
 
 
 @with_holder
+@throttled
 @require_http_methods(["GET", "POST"])
 def register_biometrics_delete(request, holder, token):
     """GET asks for confirmation; the POST deletes every photo and face template."""
     if request.method == "GET":
         context = {"holder": holder, "event": holder.event, "token": token}
         return render(request, "attendees/delete_confirm.html", context)
-    count = ticket_holder_biometrics_delete(holder=holder)
+    count = ticket_holder_biometrics_delete(holder=holder, actor_label=ATTENDEE_LINK)
     messages.success(
         request,
         f"Deleted {count} photo{'s' if count != 1 else ''} and your face data; "
         "your consent is withdrawn.",
     )
     return redirect("attendees:register", token=token)
+
+
+@with_holder
+@require_GET
+def register_data_export(request, holder, token):
+    """The attendee's own data as a JSON download (see ticket_holder_export_data)."""
+    data = ticket_holder_data_export(holder=holder, actor_label=ATTENDEE_LINK)
+    response = JsonResponse(data, json_dumps_params={"indent": 2})
+    filename = f"facepass-data-{holder.event.slug}.json"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

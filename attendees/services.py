@@ -3,12 +3,20 @@
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 
 from attendees.models import EnrollmentPhoto, TicketHolder
 from attendees.selectors import registration_block
-from events.models import Event
-from events.services import instance_update
+from audit.models import AuditEntry
+from audit.services import audit_record
+from events.models import CheckInFrame, Event
+from events.services import (
+    checkin_frames_delete,
+    files_delete_on_commit,
+    instance_update,
+    rows_delete_returning,
+)
 
 
 class EnrollmentError(Exception):
@@ -35,45 +43,85 @@ def ticket_holder_update(*, holder: TicketHolder, **fields) -> TicketHolder:
     return instance_update(holder, fields)
 
 
-def ticket_holder_delete(*, holder: TicketHolder) -> None:
-    """Delete a holder with their photos and embeddings, and the selfie files on disk."""
-    files = [(p.image.storage, p.image.name) for p in holder.photos.all() if p.image.name]
+PHOTO_STORAGE = EnrollmentPhoto._meta.get_field("image").storage
 
-    def _delete_files():
-        for storage, name in files:
-            storage.delete(name)
 
+def enrollment_photos_bulk_delete(*, photos, embeddings) -> dict:
+    """Delete photos and their embeddings in two statements, files after commit; returns counts.
+    Call inside a transaction.
+
+    Photos go first: their row locks make this wait for an enrollment worker that is storing
+    an embedding, and the embeddings statement, run after, then sees that embedding too.
+    """
+    names = rows_delete_returning(photos, "image")
+    embedding_count, _ = embeddings.delete()
+    files_delete_on_commit(PHOTO_STORAGE, names)
+    return {"photos": len(names), "embeddings": embedding_count}
+
+
+def _holder_face_data_delete(holder: TicketHolder) -> dict:
+    """Photos, embeddings and kept gate frames of one holder. Call inside a transaction."""
+    deleted = enrollment_photos_bulk_delete(
+        photos=holder.photos.all(), embeddings=holder.embeddings.all()
+    )
+    frames = CheckInFrame.objects.filter(checkin__attendee=holder)
+    return {**deleted, "gate_frames": checkin_frames_delete(frames)}
+
+
+def ticket_holder_delete(*, holder: TicketHolder, actor=None, actor_label: str = "") -> None:
+    """Delete a holder with their photos, embeddings and gate frames, files included."""
     with transaction.atomic():
+        audit_record(
+            action=AuditEntry.Action.HOLDER_DELETE,
+            actor=actor,
+            actor_label=actor_label,
+            target=holder,
+            details=_holder_face_data_delete(holder),
+        )
         holder.delete()
-        transaction.on_commit(_delete_files)
 
 
-def ticket_holder_biometrics_delete(*, holder: TicketHolder) -> int:
-    """Delete every photo and embedding of a holder (files too); the ticket itself stays.
+def ticket_holder_biometrics_delete(
+    *, holder: TicketHolder, actor=None, actor_label: str = ""
+) -> int:
+    """Delete every photo, embedding and kept gate frame of a holder (files too); the ticket
+    itself stays.
 
     Consent is withdrawn with the data, so no new photo is processed without asking again.
     Returns the number of photos deleted.
     """
-    photos = list(holder.photos.all())
-    files = [(p.image.storage, p.image.name) for p in photos if p.image.name]
-
-    def _delete_files():
-        for storage, name in files:
-            storage.delete(name)
-
     with transaction.atomic():
-        holder.photos.all().delete()  # embeddings go by cascade
-        holder.consent_at = None
-        holder.consent_text_version = ""
-        holder.needs_review = False
-        holder.review_note = ""
-        fields = ["consent_at", "consent_text_version", "needs_review", "review_note"]
-        if holder.status != TicketHolder.Status.REVOKED:
-            holder.status = TicketHolder.Status.INVITED
-            fields.append("status")
-        holder.save(update_fields=[*fields, "updated_at"])
-        transaction.on_commit(_delete_files)
-    return len(photos)
+        deleted = _holder_face_data_delete(holder)
+        audit_record(
+            action=AuditEntry.Action.HOLDER_BIOMETRICS_DELETE,
+            actor=actor,
+            actor_label=actor_label,
+            target=holder,
+            details=deleted,
+        )
+        ticket_holders_consent_withdraw(TicketHolder.objects.filter(pk=holder.pk))
+    holder.refresh_from_db(fields=[*CONSENT_FIELDS, "status", "updated_at"])
+    return deleted["photos"]
+
+
+CONSENT_FIELDS = ("consent_at", "consent_text_version", "needs_review", "review_note")
+
+
+def ticket_holders_consent_withdraw(holders) -> int:
+    """Withdraw consent (and the duplicate-face flag that came from the face) of the given
+    holders in one statement; a revoked ticket stays revoked. Returns how many changed."""
+    revoked, invited = TicketHolder.Status.REVOKED, TicketHolder.Status.INVITED
+    changed = holders.filter(
+        Q(consent_at__isnull=False) | ~Q(status__in=[revoked, invited]) | Q(needs_review=True)
+    )
+    return changed.update(
+        consent_at=None,
+        consent_text_version="",
+        needs_review=False,
+        review_note="",
+        status=Case(When(status=revoked, then=Value(revoked)), default=Value(invited)),
+        updated_at=timezone.now(),
+    )
 
 
 def ticket_holder_record_consent(*, holder: TicketHolder, text_version: str) -> TicketHolder:
@@ -119,13 +167,19 @@ def _queue_enrollment(photo_id: int) -> None:
     enroll_photo.delay(photo_id)
 
 
-def enrollment_photo_delete(*, photo: EnrollmentPhoto) -> None:
+def enrollment_photo_delete(*, photo: EnrollmentPhoto, actor=None, actor_label: str = "") -> None:
     """Delete the row (and its embeddings by cascade) and the file on disk."""
     holder = photo.holder
-    storage, name = photo.image.storage, photo.image.name
     with transaction.atomic():
+        audit_record(
+            action=AuditEntry.Action.PHOTO_DELETE,
+            actor=actor,
+            actor_label=actor_label,
+            target=photo,
+            details={"status": photo.status},
+        )
         photo.delete()
-        transaction.on_commit(lambda: storage.delete(name) if name else None)
+        files_delete_on_commit(photo.image.storage, [photo.image.name])
     ticket_holder_refresh_status(holder=holder)
 
 

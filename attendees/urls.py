@@ -23,4 +23,5 @@ urlpatterns = [
         name="photo-delete",
     ),
     path("<str:token>/delete", views.register_biometrics_delete, name="biometrics-delete"),
+    path("<str:token>/export.json", views.register_data_export, name="data-export"),
 ]

@@ -19,10 +19,12 @@ from events.selectors import checkins_for_event, gates_for_staff
 from events.services import (
     OVERRIDE_REASON_MAX_CHARS,
     OverrideRefused,
+    checkin_frames_keep,
     checkin_override,
     checkin_record,
 )
 from recognition.gate import GateUnavailable, gate_decide
+from recognition.ml.imageio import ImageDecodeError, image_size_check
 from recognition.selectors import NoActiveModel
 
 MAX_FRAMES = 3
@@ -59,6 +61,15 @@ def gate_page(request, gate_id: int):
 
 def read_qr_code(frame: bytes) -> str:
     """The ticket code from a QR code in the camera frame, or ''."""
+    try:
+        # The header first: OpenCV alone would decode a pixel bomb of up to 2^30 pixels here.
+        image_size_check(
+            frame,
+            max_bytes=settings.FACEPASS_UPLOAD_MAX_BYTES,
+            max_pixels=settings.FACEPASS_UPLOAD_MAX_PIXELS,
+        )
+    except ImageDecodeError:
+        return ""  # the gate worker reports what is wrong with the frame
     image = cv2.imdecode(np.frombuffer(frame, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         return ""
@@ -131,9 +142,11 @@ def gate_check(request, gate_id: int):
     if auto and _repeats_previous(request, gate, outcome):
         return _quiet("same_person", "Same person as the last result: step through.")
     key = request.headers.get("Idempotency-Key") or None
-    checkin, _ = checkin_record(
+    checkin, created = checkin_record(
         gate=gate, outcome=outcome, staff_user=request.user, idempotency_key=key
     )
+    if created:  # a replayed key's frames are not this check-in's
+        checkin_frames_keep(checkin=checkin, frames=frames)
     return JsonResponse(_result(gate, checkin))
 
 

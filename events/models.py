@@ -1,6 +1,10 @@
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+
+from attendees.storage import private_storage
 
 
 class Organization(models.Model):
@@ -77,6 +81,11 @@ class Event(models.Model):
     biometric_retention_days = models.PositiveIntegerField(
         default=7,
         help_text="Photos and embeddings are deleted this many days after the event ends.",
+    )
+    dispute_frame_retention_hours = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Keep the camera frames of each recorded gate check-in this many hours, for "
+        "disputes. 0: frames are never stored.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -166,3 +175,24 @@ class CheckIn(models.Model):
 
     def __str__(self):
         return f"{self.get_decision_display()} at {self.gate} ({self.created_at:%Y-%m-%d %H:%M})"
+
+
+def _frame_path(instance, filename):
+    # Random names, like selfies: the path reveals neither the person nor the event.
+    return f"gate_frames/{uuid.uuid4().hex}.jpg"
+
+
+class CheckInFrame(models.Model):
+    """A camera frame of a recorded check-in, kept privately for disputes until expires_at
+    (only when the event's dispute_frame_retention_hours is above 0); the purge deletes it."""
+
+    checkin = models.ForeignKey(CheckIn, on_delete=models.CASCADE, related_name="frames")
+    image = models.FileField(storage=private_storage, upload_to=_frame_path, max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self):
+        return f"Frame {self.pk} of check-in {self.checkin_id}"

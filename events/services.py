@@ -1,13 +1,18 @@
 """Writes for organizations, events and gates."""
 
 import logging
+from datetime import timedelta
 
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, connections, transaction
 from django.db.models import F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
-from events.models import CheckIn, Event, Gate, Membership, Organization
+from audit.models import AuditEntry
+from audit.services import audit_record
+from events.models import CheckIn, CheckInFrame, Event, Gate, Membership, Organization
 from webhooks.services import checkin_webhook_emit
 
 logger = logging.getLogger(__name__)
@@ -78,6 +83,69 @@ def gate_create(*, event: Event, name: str, mode: str = Gate.Mode.TICKET_AND_FAC
     gate.full_clean()
     gate.save()
     return gate
+
+
+def checkin_frames_keep(*, checkin: CheckIn, frames: list[bytes]) -> list[CheckInFrame]:
+    """Keep the frames of a recorded check-in for disputes, when (and only when) its event says
+    so; they expire after the event's dispute_frame_retention_hours and the purge deletes them.
+    """
+    hours = checkin.event.dispute_frame_retention_hours
+    if not hours or not frames:
+        return []
+    expires_at = timezone.now() + timedelta(hours=hours)
+    kept = []
+    for data in frames:
+        frame = CheckInFrame(checkin=checkin, expires_at=expires_at)
+        frame.image.save("frame.jpg", ContentFile(data), save=False)
+        try:
+            frame.save()
+        except BaseException:
+            frame.image.storage.delete(frame.image.name)  # no row, no file
+            raise
+        kept.append(frame)
+    return kept
+
+
+def rows_delete_returning(queryset, column: str) -> list:
+    """DELETE the queryset's rows in one statement; returns `column` of each deleted row.
+
+    RETURNING names exactly the rows removed (rows added meanwhile included) without loading
+    them into Python, where an event may hold 100k photos. Django's cascades and signals are
+    skipped: delete what references these rows in the same transaction (foreign keys are
+    checked at commit).
+    """
+    model = queryset.model
+    qn = connections[queryset.db].ops.quote_name
+    pk_sql, params = queryset.order_by().values("pk").query.sql_with_params()
+    sql = (
+        f"DELETE FROM {qn(model._meta.db_table)} WHERE {qn(model._meta.pk.column)} "
+        f"IN ({pk_sql}) RETURNING {qn(column)}"
+    )
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def files_delete_on_commit(storage, names: list[str]) -> None:
+    """Remove files once the rows naming them are gone for good: a rollback keeps both."""
+    names = [name for name in names if name]
+    if names:
+        transaction.on_commit(lambda: _files_delete(storage, names))
+
+
+def _files_delete(storage, names: list[str]) -> None:
+    for name in names:
+        try:
+            storage.delete(name)
+        except OSError:
+            logger.exception("could not delete private file %s", name)
+
+
+def checkin_frames_delete(queryset) -> int:
+    """Delete dispute frames (rows now, files after commit); returns how many."""
+    names = rows_delete_returning(queryset, "image")
+    files_delete_on_commit(CheckInFrame._meta.get_field("image").storage, names)
+    return len(names)
 
 
 def checkin_record(*, gate: Gate, outcome, staff_user=None, idempotency_key: str | None = None):
@@ -229,6 +297,13 @@ def checkin_override(*, checkin: CheckIn, decision: str, reason: str, staff_user
         )
         # An override is a check-in row like any other (reason "staff_override").
         checkin_webhook_emit(checkin=override)
+        audit_record(
+            action=AuditEntry.Action.CHECKIN_OVERRIDE,
+            actor=staff_user,
+            organization=checkin.event.organization,
+            target=checkin,
+            details={"override_id": override.pk, "decision": decision, "reason": reason},
+        )
     logger.info(
         "gate override: check-in %s -> %s (row %s) by %s at gate %s: %r",
         checkin.pk,

@@ -13,7 +13,11 @@ from django.utils import timezone
 
 from attendees.models import EnrollmentPhoto, TicketHolder
 from attendees.services import ticket_holder_refresh_status
+from audit.models import AuditEntry
+from audit.services import audit_record
+from events.services import files_delete_on_commit
 from recognition.ml.pipeline import FaceResult
+from recognition.ml.quality import QualityVerdict
 from recognition.models import EmbeddingModel, FaceEmbedding
 from recognition.selectors import model_threshold, nearest_holders
 from webhooks.services import enrollment_photo_webhook_emit
@@ -37,15 +41,27 @@ def embedding_model_register(*, metadata: dict, artifact_path: str = "") -> Embe
     return model
 
 
-def embedding_model_activate(*, model: EmbeddingModel) -> EmbeddingModel:
+def embedding_model_activate(
+    *, model: EmbeddingModel, actor=None, actor_label: str = ""
+) -> EmbeddingModel:
     """Make this the one model queries use; embeddings of other versions are left unused."""
     if not model.thresholds:
         raise ValueError(f"{model.label} has no threshold table: evaluate it before activating.")
     with transaction.atomic():
-        EmbeddingModel.objects.filter(is_active=True).exclude(pk=model.pk).update(is_active=False)
+        previous = list(
+            EmbeddingModel.objects.filter(is_active=True).exclude(pk=model.pk).select_for_update()
+        )
+        EmbeddingModel.objects.filter(pk__in=[m.pk for m in previous]).update(is_active=False)
         model.is_active = True
         model.activated_at = timezone.now()
         model.save(update_fields=["is_active", "activated_at"])
+        audit_record(
+            action=AuditEntry.Action.MODEL_ACTIVATE,
+            actor=actor,
+            actor_label=actor_label,
+            target=model,
+            details={"model": model.label, "previous": [m.label for m in previous]},
+        )
     return model
 
 
@@ -141,6 +157,36 @@ def enrollment_photo_record_result(
     if result.accepted:
         duplicate_face_check(photo=photo, model=model, vector=result.embedding)
     return photo
+
+
+CONSENT_REQUIRED = FaceResult(
+    QualityVerdict(
+        False,
+        "consent_required",
+        "Consent to biometric processing was withdrawn, so this photo was not processed "
+        "and has been deleted.",
+    ),
+    None,
+)
+
+
+def enrollment_photos_refuse_without_consent(
+    *, photos: list[EnrollmentPhoto], model: EmbeddingModel
+) -> None:
+    """Reject claimed photos whose holder has no consent now, unlooked-at, and delete their
+    files: the upload checked consent, but it may have gone since."""
+    for photo in photos:
+        storage, name = photo.image.storage, photo.image.name
+        with transaction.atomic():
+            if enrollment_photo_record_result(photo=photo, model=model, result=CONSENT_REQUIRED):
+                EnrollmentPhoto.objects.filter(pk=photo.pk).update(image="")
+                audit_record(
+                    action=AuditEntry.Action.PHOTO_DELETE,
+                    actor_label="system: enrollment worker",
+                    target=photo,
+                    details={"reason": "consent_required", "file_only": True},
+                )
+                files_delete_on_commit(storage, [name])
 
 
 def face_embedding_store(

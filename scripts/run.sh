@@ -9,7 +9,7 @@ PY=.venv/bin/python
 HOST="${FACEPASS_HOST:-127.0.0.1}"
 PORT="${FACEPASS_PORT:-8000}"
 LOG_DIR="${FACEPASS_LOG_DIR:-var/log}"
-mkdir -p "$LOG_DIR"
+mkdir -p "$LOG_DIR" var
 
 bash scripts/services.sh
 $PY manage.py migrate --noinput
@@ -21,7 +21,7 @@ fi
 pids=()
 cleanup() {
   trap - INT TERM EXIT
-  echo "[run] stopping workers and web server"
+  echo "[run] stopping workers, beat and web server"
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
@@ -35,7 +35,11 @@ pids+=($!)
 .venv/bin/celery -A facepass_site worker -Q recognition,default -c 1 -n enroll@%h --loglevel INFO \
   >"$LOG_DIR/worker-enroll.log" 2>&1 &
 pids+=($!)
-echo "[run] workers started (logs in $LOG_DIR/)"
+# Beat queues the hourly retention purge (CELERY_BEAT_SCHEDULE) for the default-queue worker.
+.venv/bin/celery -A facepass_site beat --loglevel INFO --schedule var/celerybeat-schedule \
+  >"$LOG_DIR/beat.log" 2>&1 &
+pids+=($!)
+echo "[run] workers and beat started (logs in $LOG_DIR/)"
 echo "[run] FacePass on http://$HOST:$PORT/  (admin: /admin/, health: /healthz)"
 # In the foreground: Ctrl-C reaches it directly (background jobs of a script ignore
 # SIGINT), and the EXIT trap then stops the workers.

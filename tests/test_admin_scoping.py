@@ -46,6 +46,7 @@ def test_an_organizer_creates_an_event_with_inline_gates(client_a, org_a):
         "entry_policy": "single",
         "security_level": "standard",
         "biometric_retention_days": 3,
+        "dispute_frame_retention_hours": 0,
         "gates-TOTAL_FORMS": 1,
         "gates-INITIAL_FORMS": 0,
         "gates-0-name": "East",

@@ -1,8 +1,17 @@
+import getpass
+
 from django.core.management.base import BaseCommand, CommandError
 
 from recognition.models import EmbeddingModel
 from recognition.selectors import photos_missing_embedding
 from recognition.services import embedding_model_activate
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (containers)
+        return "unknown"
 
 
 class Command(BaseCommand):
@@ -17,7 +26,9 @@ class Command(BaseCommand):
         if model is None:
             raise CommandError(f"No registered model {name}@{version}; use register_model first.")
         try:
-            embedding_model_activate(model=model)
+            embedding_model_activate(
+                model=model, actor_label=f"command: activate_model (OS user {_os_user()})"
+            )
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         missing = photos_missing_embedding(model).count()

@@ -25,6 +25,6 @@ class Command(BaseCommand):
         )
         active = EmbeddingModel.objects.filter(is_active=True).first()
         if active is None:
-            embedding_model_activate(model=model)
+            embedding_model_activate(model=model, actor_label="command: ensure_default_model")
             active = model
         self.stdout.write(f"Active face model: {active.label} ({active.kind}).")
