@@ -11,10 +11,12 @@ from attendees.models import EnrollmentPhoto
 from recognition import inference
 from recognition.ml.pipeline import FaceResult
 from recognition.ml.quality import QualityVerdict
+from recognition.search_index import event_search_index_ensure
 from recognition.selectors import active_model, photos_missing_embedding
 from recognition.services import (
     enrollment_photo_record_result,
     enrollment_photos_claim,
+    enrollment_photos_refuse_without_consent,
     enrollment_photos_release,
     face_embedding_store,
 )
@@ -44,13 +46,17 @@ def enrollment_process(*, photo_ids: list[int], batch_size: int | None = None, m
     if not photos:
         return {"processed": 0, "accepted": 0}
     try:
-        images = [_read(photo) for photo in photos]
+        # Uploads check consent; this catches consent withdrawn since (never look at the face).
+        refused = [photo for photo in photos if not photo.holder.has_consented]
+        enrollment_photos_refuse_without_consent(photos=refused, model=model)
+        consented = [photo for photo in photos if photo.holder.has_consented]
+        images = [_read(photo) for photo in consented]
         readable = [image for image in images if image is not None]
-        results = iter(inference.enroll_images(model, readable))
+        results = iter(inference.enroll_images(model, readable) if readable else ())
         accepted = 0
         # One commit per batch, not per photo: commits (fsync) dominate the database cost.
         with transaction.atomic():
-            for photo, image in zip(photos, images, strict=True):
+            for photo, image in zip(consented, images, strict=True):
                 result = MISSING_FILE if image is None else next(results)
                 recorded = enrollment_photo_record_result(photo=photo, model=model, result=result)
                 accepted += bool(recorded and result.accepted)
@@ -60,6 +66,8 @@ def enrollment_process(*, photo_ids: list[int], batch_size: int | None = None, m
         enrollment_photos_release(photos=photos)
         raise
     logger.info("enrolled %d photos (%d accepted) with %s", len(photos), accepted, model.label)
+    for event_id in {photo.holder.event_id for photo in photos}:
+        event_search_index_ensure(event_id=event_id, model=model)
     return {"processed": len(photos), "accepted": accepted, "model": model.label}
 
 
@@ -67,6 +75,8 @@ def reembed_batch(*, model, photos: list[EnrollmentPhoto]) -> int:
     """Embed already accepted photos with `model`; returns how many got an embedding."""
     done = 0
     for photo in photos:
+        if not photo.holder.has_consented:
+            continue  # never (re-)embed a face without consent
         image = _read(photo)
         if image is None:
             logger.warning("photo %s has no file; skipped", photo.pk)
@@ -77,6 +87,8 @@ def reembed_batch(*, model, photos: list[EnrollmentPhoto]) -> int:
             continue
         face_embedding_store(photo=photo, model=model, vector=result.embedding)
         done += 1
+    for event_id in {photo.holder.event_id for photo in photos}:
+        event_search_index_ensure(event_id=event_id, model=model)
     return done
 
 

@@ -1,6 +1,6 @@
 from django.db import models
 from django.db.models import Q
-from pgvector.django import HnswIndex, VectorField
+from pgvector.django import VectorField
 
 EMBEDDING_DIMENSIONS = 128
 
@@ -65,17 +65,45 @@ class FaceEmbedding(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["photo", "model"], name="one_embedding_per_photo_model")
         ]
+        # No table-wide vector index: every search is within one event, and a global HNSW
+        # index filtered afterwards by event returns too few rows (and the planner may pick
+        # it for small events). Large events get their own partial HNSW index instead
+        # (EventSearchIndex); the rest are searched exactly through this btree.
         indexes = [
-            HnswIndex(
-                name="embedding_vector_hnsw",
-                fields=["vector"],
-                m=16,
-                ef_construction=64,
-                opclasses=["vector_cosine_ops"],
-            ),
             models.Index(fields=["model", "event"], name="embedding_model_event"),
             models.Index(fields=["model", "holder"], name="embedding_model_holder"),
         ]
 
     def __str__(self):
         return f"Embedding of photo {self.photo_id} by {self.model_id}"
+
+
+class EventSearchIndex(models.Model):
+    """A partial HNSW index over one event's embeddings by one model.
+
+    Built once an event outgrows exact search (FACEPASS_SEARCH_INDEX_MIN_ROWS); queries use it
+    only when `status` is ready, so a half-built index is never searched.
+    """
+
+    class Status(models.TextChoices):
+        BUILDING = "building", "Building"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    event = models.ForeignKey("events.Event", on_delete=models.CASCADE, related_name="+")
+    model = models.ForeignKey(EmbeddingModel, on_delete=models.CASCADE, related_name="+")
+    index_name = models.CharField(max_length=63, unique=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.BUILDING)
+    rows_when_built = models.PositiveIntegerField(default=0)
+    build_seconds = models.FloatField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    built_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["event", "model"], name="one_search_index_per_event")
+        ]
+
+    def __str__(self):
+        return f"{self.index_name} ({self.status})"

@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import Max, QuerySet
 from pgvector.django import CosineDistance
 
 from attendees.models import EnrollmentPhoto
 from events.models import Event
 from recognition.models import EmbeddingModel, FaceEmbedding
+from recognition.search_index import ready_search_index
 
 
 class NoActiveModel(LookupError):
@@ -52,16 +55,34 @@ def nearest_holders(
     vector: np.ndarray,
     limit: int = 2,
     exclude_holder_id: int | None = None,
+    exact: bool | None = None,
 ) -> list[HolderMatch]:
-    """Best match per holder within one event, most similar first (exact search)."""
-    qs = FaceEmbedding.objects.filter(event=event, model=model)
+    """Best match per holder within one event, most similar first.
+
+    Exact through the (model, event) btree, or through the event's own HNSW index once it has
+    one (recognition.search_index); exact=True/False forces a method (benchmarks compare both).
+    """
+    event_id = event if isinstance(event, int) else event.pk
+    if exact is None:
+        exact = ready_search_index(event_id=event_id, model_id=model.pk) is None
+    qs = FaceEmbedding.objects.filter(event_id=event_id, model=model)
     if exclude_holder_id is not None:
         qs = qs.exclude(holder_id=exclude_holder_id)
-    rows = (
+    # A holder may have several photos: over-fetch rows, keep each holder's best.
+    rows_query = (
         qs.annotate(distance=CosineDistance("vector", vector))
         .order_by("distance")
         .values_list("holder_id", "photo_id", "distance")[: limit * 5]
     )
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            if exact:  # no HNSW for this query, whatever the planner would like
+                cursor.execute("SET LOCAL enable_indexscan = off")
+            else:
+                cursor.execute(
+                    "SET LOCAL hnsw.ef_search = %s", [int(settings.FACEPASS_HNSW_EF_SEARCH)]
+                )
+        rows = list(rows_query)
     best: dict[int, HolderMatch] = {}
     for holder_id, photo_id, distance in rows:
         if holder_id not in best:

@@ -36,3 +36,12 @@ def gate_embed_frames(frames_b64: list[str], model_id: int) -> list[dict]:
     from recognition.gate_worker import embed_frames
 
     return embed_frames(frames_b64, model_id)
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=5, max_retries=3)
+def build_event_search_index(index_id: int) -> dict:
+    """Build one event's HNSW index (default queue: minutes of work, never on the gate)."""
+    from recognition.search_index import event_search_index_build
+
+    index = event_search_index_build(index_id=index_id)
+    return {"index": index.index_name, "rows": index.rows_when_built}
