@@ -13,7 +13,7 @@ export FACEPASS_BACKBONE_HANDLE ?= $(SHARED)/models/mobilenet_v2_100_224_feature
 endif
 export FACEPASS_SHARED_DIR ?= $(SHARED)
 
-.PHONY: run test lint format services venv bench clean
+.PHONY: run test lint format services venv bench clean fuzz
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -34,6 +34,14 @@ test: $(STAMP) services
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	bash scripts/test.sh
+
+# Every benchmark beside its baseline, small sizes (FULL=1: the issue's sizes); see scripts/bench.sh.
+bench: $(STAMP) services
+	FULL=$(FULL) bash scripts/bench.sh
+
+# schemathesis against a live server's /api/schema/ (a short in-process run is part of `make test`).
+fuzz: $(STAMP) services
+	bash scripts/fuzz.sh $(ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -21,4 +21,5 @@ router.register(
 router.register("photos", PhotoViewSet, basename="photo")
 router.register("checkins", CheckInViewSet, basename="checkin")
 
-urlpatterns = [*router.urls, re_path(r"^.*$", not_found_view)]
+# [\s\S], not ".": a URL with an encoded newline is an API URL too (JSON 404, not the HTML one).
+urlpatterns = [*router.urls, re_path(r"^[\s\S]*$", not_found_view)]

@@ -23,6 +23,13 @@ THRESHOLDS = (
 class FaceViewSet(ImageUploadMixin, ApiViewSet):
     queryset = Event.objects.none()
 
+    def get_serializer_class(self):
+        """For OPTIONS (DRF's metadata describes the POST body)."""
+        match = self.request.resolver_match if self.request else None
+        if match is not None and match.url_name == "face-verify":
+            return VerifyInputSerializer
+        return ImageInputSerializer
+
     def _event(self) -> Event:
         return get_object_or_404(
             events_for_organization(self.organization), pk=self.kwargs["event_id"]

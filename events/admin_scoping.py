@@ -26,6 +26,21 @@ class OrganizationScopedAdmin(admin.ModelAdmin):
             return qs
         return qs.filter(**{f"{self.org_path}__in": self._org_ids(request)})
 
+    def get_list_filter(self, request):
+        """A plain foreign-key filter would list every row of the related table (another
+        organization's events, say): offer only the values of rows this user can see."""
+        filters = super().get_list_filter(request)
+        if request.user.is_superuser:
+            return filters
+        scoped = []
+        for item in filters:
+            if isinstance(item, str) and "__" not in item:
+                field = self.model._meta.get_field(item)
+                if field.is_relation:
+                    item = (item, admin.RelatedOnlyFieldListFilter)
+            scoped.append(item)
+        return scoped
+
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         path = self.scoped_foreign_keys.get(db_field.name)

@@ -87,3 +87,28 @@ def env_url(name: str, default: str, schemes: tuple[str, ...]) -> str:
             f"got {value!r}."
         )
     return value
+
+
+_RATE_UNITS = {"": 1, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+
+
+def env_rate(name: str, default: str) -> tuple[int, int] | None:
+    """A rate limit "N/PERIOD" (PERIOD: seconds, or a number with s, m, h or d: "600/10m")
+    as (N, seconds); "off" disables the limit (None)."""
+    raw = (os.environ.get(name) or default).strip().lower()
+    if raw == "off":
+        return None
+    count, _, period = raw.partition("/")
+    period = period or "0"  # "5" or "5/" has no period: refused below
+    digits = period.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = period[len(digits) :]
+    try:
+        limit, seconds = int(count), int(digits or "1") * _RATE_UNITS[unit]
+    except (ValueError, KeyError):
+        limit = seconds = 0
+    if limit < 1 or seconds < 1:
+        raise ImproperlyConfigured(
+            f"{name} must be a rate like 600/10m (requests per period: s, m, h, d) or off; "
+            f"got {raw!r}."
+        )
+    return limit, seconds

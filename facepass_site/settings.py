@@ -16,6 +16,7 @@ from facepass_site.envconfig import (
     env_int,
     env_list,
     env_path,
+    env_rate,
     env_str,
     env_url,
 )
@@ -23,11 +24,32 @@ from facepass_site.envconfig import (
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = env_str("SECRET_KEY", "dev-only-insecure-key" if DEBUG else None)
-if not SECRET_KEY:
+_DEV_SECRET_KEY = "dev-only-insecure-key"
+SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET_KEY if DEBUG else None)
+if not SECRET_KEY or (not DEBUG and SECRET_KEY == _DEV_SECRET_KEY):
     raise ImproperlyConfigured("SECRET_KEY must be set in the environment when DEBUG is off.")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# HTTPS. Production sets FACEPASS_HTTPS=1: secure cookies, HSTS, http -> https redirects
+# (`manage.py check --deploy` warns until it is set). Off by default so that `make run` and
+# the tests work over plain http on 127.0.0.1.
+FACEPASS_HTTPS = env_bool("FACEPASS_HTTPS", False)
+# Reverse proxies in front of Django (0: clients connect directly). With N > 0, the client's
+# address is the N-th X-Forwarded-For entry from the right and X-Forwarded-Proto is trusted.
+FACEPASS_TRUSTED_PROXIES = env_int("FACEPASS_TRUSTED_PROXIES", 0, minimum=0)
+if FACEPASS_TRUSTED_PROXIES:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = FACEPASS_HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain http
+SESSION_COOKIE_SECURE = FACEPASS_HTTPS
+CSRF_COOKIE_SECURE = FACEPASS_HTTPS
+SECURE_HSTS_SECONDS = env_int(
+    "FACEPASS_HSTS_SECONDS", 365 * 24 * 3600 if FACEPASS_HTTPS else 0, minimum=0
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("FACEPASS_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("FACEPASS_HSTS_PRELOAD", True)
+X_FRAME_OPTIONS = "DENY"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -44,9 +66,11 @@ INSTALLED_APPS = [
     "recognition",
     "api",
     "webhooks",
+    "audit",
 ]
 
 MIDDLEWARE = [
+    "facepass_site.body_limits.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -137,14 +161,30 @@ CELERY_TASK_ROUTES = {
     "recognition.tasks.enroll_photo_batch": {"queue": "recognition"},
     "recognition.tasks.gate_embed_frames": {"queue": "gate"},
     "webhooks.tasks.webhook_deliver": {"queue": "default"},
+    "attendees.tasks.biometrics_purge": {"queue": "default"},
+    "recognition.tasks.build_event_search_index": {"queue": "default"},
 }
-CELERY_BEAT_SCHEDULE: dict = {}
+# `celery beat` (started by scripts/run.sh): biometric data past its retention goes hourly.
+CELERY_BEAT_SCHEDULE: dict = {
+    "purge-expired-biometrics": {
+        "task": "attendees.tasks.biometrics_purge",
+        "schedule": 3600.0,
+        "options": {"queue": "default", "expires": 3000},
+    },
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["api.authentication.HasApiKey"],
     "EXCEPTION_HANDLER": "api.errors.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.ApiKeyRateThrottle"],
+    # DRF's own JSON parser answers 500 to bodies nested deeper than the recursion limit.
+    "DEFAULT_PARSER_CLASSES": [
+        "api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "FacePass API",
@@ -169,11 +209,36 @@ FACEPASS_UPLOAD_MAX_PIXELS = env_int("FACEPASS_UPLOAD_MAX_PIXELS", 40_000_000, m
 # Non-file request bodies (JSON with a base64 photo) may be as large as the largest photo in
 # base64 (4/3 of the bytes) plus room for the other fields; anything larger is refused unread.
 DATA_UPLOAD_MAX_MEMORY_SIZE = FACEPASS_UPLOAD_MAX_BYTES * 4 // 3 + 64 * 1024
+# Whole request bodies: the gate page sends up to 3 frames, the admin's CSV import 20 MB.
+# A larger Content-Length is answered 413 before anything is read (set the reverse proxy's
+# limit, e.g. nginx client_max_body_size, to the same value).
+FACEPASS_REQUEST_MAX_BYTES = env_int(
+    "FACEPASS_REQUEST_MAX_BYTES",
+    max(3 * FACEPASS_UPLOAD_MAX_BYTES, 20 * 1024 * 1024) + 1024 * 1024,
+    minimum=1024 * 1024,
+)
+# Rate limits "N/period" (see README, Security): counted in Redis per client IP, ticket,
+# ticket holder or API key. A whole stadium may share one carrier-NAT address, so the
+# per-IP limits are generous and the per-ticket ones strict.
+FACEPASS_RATE_REGISTER_IP = env_rate("FACEPASS_RATE_REGISTER_IP", "600/10m")
+FACEPASS_RATE_REGISTER_FAILURES_IP = env_rate("FACEPASS_RATE_REGISTER_FAILURES_IP", "100/10m")
+FACEPASS_RATE_REGISTER_TICKET = env_rate("FACEPASS_RATE_REGISTER_TICKET", "10/15m")
+FACEPASS_RATE_REGISTER_HOLDER = env_rate("FACEPASS_RATE_REGISTER_HOLDER", "30/10m")
+FACEPASS_RATE_API_KEY = env_rate("FACEPASS_RATE_API_KEY", "3000/1m")
+# Failed ticket look-ups answer after a delay doubling from 0.25 s past the third failure of
+# an address in the window, up to this many seconds (0: no delay).
+FACEPASS_REGISTER_FAILURE_DELAY_MAX = env_float("FACEPASS_REGISTER_FAILURE_DELAY_MAX", 2.0)
 FACEPASS_MAX_PHOTOS_PER_HOLDER = env_int("FACEPASS_MAX_PHOTOS_PER_HOLDER", 5, minimum=1)
 FACEPASS_ENROLL_BATCH_SIZE = env_int("FACEPASS_ENROLL_BATCH_SIZE", 16, minimum=1)
 FACEPASS_GATE_TIMEOUT_SECONDS = env_float("FACEPASS_GATE_TIMEOUT_SECONDS", 5.0)
 # 1:N: the best holder must beat the second best by this much similarity, else REVIEW.
 FACEPASS_GATE_1N_MARGIN = env_float("FACEPASS_GATE_1N_MARGIN", 0.01)
+# 1:N search: exact up to this many embeddings in an event, its own HNSW index beyond
+# (recognition/search_index.py; the crossover is measured in benchmarks/README.md).
+FACEPASS_SEARCH_INDEX_MIN_ROWS = env_int("FACEPASS_SEARCH_INDEX_MIN_ROWS", 20_000, minimum=1)
+FACEPASS_HNSW_M = env_int("FACEPASS_HNSW_M", 16, minimum=4)
+FACEPASS_HNSW_EF_CONSTRUCTION = env_int("FACEPASS_HNSW_EF_CONSTRUCTION", 64, minimum=16)
+FACEPASS_HNSW_EF_SEARCH = env_int("FACEPASS_HNSW_EF_SEARCH", 100, minimum=10)
 FACEPASS_CONSENT_TEXT_VERSION = env_str("FACEPASS_CONSENT_TEXT_VERSION", "2026-11")
 # Registration links go out in the ticketing system's e-mail; two weeks covers the usual
 # gap between ticket purchase and event.

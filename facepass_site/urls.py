@@ -5,6 +5,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from attendees.views import photo_thumbnail
 from facepass_site.health import healthz
 
+# Request fields over DATA_UPLOAD_MAX_MEMORY_SIZE: 413 (JSON for API clients), not a bare 400.
+handler400 = "facepass_site.body_limits.bad_request_view"
+
 admin.site.site_header = "FacePass organizer admin"
 admin.site.site_title = "FacePass"
 

@@ -12,6 +12,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 DEFAULT_MAX_BYTES = 15 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 40_000_000
+# What cameras, phones and browsers produce (phones' MPO files open through the JPEG plugin).
+# Every other Pillow plugin stays unused: exotic decoders are attack surface, and the EPS one
+# would run Ghostscript.
+FORMATS = ("JPEG", "PNG", "WEBP")
 
 
 class ImageDecodeError(ValueError):
@@ -23,12 +27,8 @@ class ImageDecodeError(ValueError):
         self.message = message
 
 
-def decode_image(
-    data: bytes,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
-) -> np.ndarray:
-    """Decode JPEG/PNG/... bytes to a BGR uint8 array, upright according to EXIF."""
+def _open_checked(data: bytes, max_bytes: int, max_pixels: int) -> Image.Image:
+    """The image with only its header parsed, once its bytes and pixel count are in limits."""
     if not data:
         raise ImageDecodeError("not_an_image", "The file is empty.")
     if len(data) > max_bytes:
@@ -40,7 +40,7 @@ def decode_image(
         # this is what stops decompression bombs. Our own limit replaces Pillow's warning.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image = Image.open(io.BytesIO(data), formats=FORMATS)
     except Image.DecompressionBombError:
         raise ImageDecodeError("too_many_pixels", "The image has far too many pixels.") from None
     except (UnidentifiedImageError, OSError):
@@ -50,6 +50,26 @@ def decode_image(
         raise ImageDecodeError(
             "too_many_pixels", f"The image has {width}x{height} pixels; the limit is {max_pixels}."
         )
+    return image
+
+
+def image_size_check(
+    data: bytes,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> tuple[int, int]:
+    """(width, height) from the header alone, or ImageDecodeError: the check to run before
+    handing bytes to any other decoder (OpenCV's own limit is a billion pixels)."""
+    return _open_checked(data, max_bytes, max_pixels).size
+
+
+def decode_image(
+    data: bytes,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> np.ndarray:
+    """Decode JPEG/PNG/WebP bytes to a BGR uint8 array, upright according to EXIF."""
+    image = _open_checked(data, max_bytes, max_pixels)
     try:
         image.load()
         image = ImageOps.exif_transpose(image)
