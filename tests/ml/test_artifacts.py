@@ -42,3 +42,24 @@ def test_incomplete_or_inconsistent_metadata_is_refused(tmp_path):
 @pytest.mark.parametrize("far, key", [(1e-2, "1e-2"), (1e-3, "1e-3"), (1e-4, "1e-4")])
 def test_far_keys_are_written_compactly(far, key):
     assert far_key(far) == key
+
+
+def test_the_shipped_mobilenet_artifact_serves_without_the_backbone_handle(monkeypatch):
+    """Self-contained: the fine-tuned backbone is inside, so serving downloads nothing."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from recognition.ml.embedders.mobilenet import MobileNetV2SiameseEmbedder
+
+    artifact = Path(__file__).resolve().parents[2] / "recognition/artifacts/mobilenetv2-siamese"
+    size = sum(p.stat().st_size for p in artifact.rglob("*") if p.is_file())
+    assert size <= 15 * 1024 * 1024
+    monkeypatch.setenv("FACEPASS_BACKBONE_HANDLE", "/nonexistent/backbone")
+    embedder = MobileNetV2SiameseEmbedder(artifact, backbone_handle="/nonexistent/backbone")
+    assert embedder.metadata["trained"] is True
+    assert set(embedder.metadata["thresholds"]) == {"1e-2", "1e-3", "1e-4"}
+    crops = np.random.default_rng(0).integers(0, 255, (2, 224, 224, 3), dtype=np.uint8)
+    vectors = embedder.embed(crops)
+    assert vectors.shape == (2, 128)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
