@@ -32,8 +32,13 @@ trap 'exit 130' INT TERM
 .venv/bin/celery -A facepass_site worker -Q gate -c 1 -n gate@%h --loglevel INFO \
   >"$LOG_DIR/worker-gate.log" 2>&1 &
 pids+=($!)
-.venv/bin/celery -A facepass_site worker -Q recognition,default -c 1 -n enroll@%h --loglevel INFO \
+.venv/bin/celery -A facepass_site worker -Q recognition -c 1 -n enroll@%h --loglevel INFO \
   >"$LOG_DIR/worker-enroll.log" 2>&1 &
+pids+=($!)
+# Webhooks, purges and index builds wait on other hosts or take minutes: never in front of
+# selfies or turnstiles.
+.venv/bin/celery -A facepass_site worker -Q default -c 1 -n default@%h --loglevel INFO \
+  >"$LOG_DIR/worker-default.log" 2>&1 &
 pids+=($!)
 # Beat queues the hourly retention purge (CELERY_BEAT_SCHEDULE) for the default-queue worker.
 .venv/bin/celery -A facepass_site beat --loglevel INFO --schedule var/celerybeat-schedule \
