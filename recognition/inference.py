@@ -84,6 +84,15 @@ def pipeline_for(model: EmbeddingModel) -> FacePipeline:
     return _pipeline(model.kind, artifact_dir(model), model.label)
 
 
+def warm_up(model: EmbeddingModel) -> None:
+    """Load the model and run it once (graph tracing happens on the first call)."""
+    import numpy as np
+
+    embedder = pipeline_for(model).embedder
+    size = embedder.input_size
+    embedder.embed(np.zeros((1, size, size, 3), np.uint8))
+
+
 def enroll_images(model: EmbeddingModel, images: list[bytes]) -> list[FaceResult]:
     """Every enrollment quality gate, then one embedding batch for the accepted photos."""
     return pipeline_for(model).process(images)

@@ -67,3 +67,40 @@ def load_detector(**kwargs):
         inference.get_detector()
     except Exception:  # noqa: BLE001  (a broken detector must not stop the worker booting)
         logging.getLogger(__name__).exception("face detector failed to load")
+
+
+FACE_QUEUES = {"gate", "recognition"}
+
+
+def _consumed_queues() -> set[str]:
+    from celery import current_app
+
+    return set(current_app.amqp.queues.consume_from or current_app.amqp.queues)
+
+
+@worker_process_init.connect
+def load_active_model(**kwargs):
+    """Face workers load the active model when they start, not inside their first task.
+
+    A TensorFlow model takes seconds (more on a busy machine) to load and trace: inside a gate
+    task (15 s hard limit) a slow load got the process killed, and the next frame started the
+    load again, so a gate never answered. A model activated later still loads in a task.
+    """
+    import logging
+
+    if not _consumed_queues() & FACE_QUEUES:
+        return  # webhooks, purges, index builds: no face model needed
+    from recognition import inference
+    from recognition.selectors import NoActiveModel, active_model
+
+    log = logging.getLogger(__name__)
+    try:
+        inference.warm_up(active_model())
+    except NoActiveModel:
+        log.warning("no active face model yet; it will load with the first task")
+    except Exception:  # noqa: BLE001  (the worker still boots; tasks report the error)
+        log.exception("preloading the active face model failed")
+    finally:
+        from django.db import connection
+
+        connection.close()  # opened in the child during preload; tasks open their own
