@@ -9,11 +9,12 @@ a browser and the server is not included; everything the server does is.
 Who is in the gallery:
 - --genuine validation identities are enrolled with the real embedding of their first photo;
   their other photos are the queries (letterboxed to 640x480 JPEG), so admits are real matches.
-- The other holders are synthetic: real embeddings of --gallery-source faces (identities disjoint
-  from the queries), each given its own random direction (jitter) so that no two holders are the
-  same person. JITTER is chosen so two jittered copies of one face are about as similar as two
-  different people are for a face model, which keeps the gallery's structure realistic (a crowd
-  of plausible faces) rather than uniform noise.
+- The other holders are synthetic, one photo each (benchmarks/gallery.py FaceSpace): real
+  embeddings of --gallery-images --gallery-source faces (identities disjoint from the queries)
+  plus an identity offset and photo noise drawn from those faces' own between- and
+  within-identity covariances, scaled so that synthetic genuine / impostor pairs have the mean
+  similarities of the sample's real pairs: a crowd of plausible, distinct faces rather than
+  uniform noise. Rows go in with COPY (gallery.insert_gallery).
 The event allows re-entry, so every request runs the full decision instead of stopping at
 "already checked in".
 
@@ -22,7 +23,6 @@ The event allows re-entry, so every request runs the full decision instead of st
 """
 
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -38,9 +38,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "facepass_site.settings")
-SHARED = Path(os.environ.get("FACEPASS_SHARED_DIR", ROOT.parent / "shared"))
-DEV = SHARED / "datasets" / "celeba-dev"
-JITTER = 0.35  # std of the per-holder offset, relative to the unit embedding's length
+
+from benchmarks import gallery  # noqa: E402
+
+DEV = gallery.DEV
 
 
 def parse_args(argv=None):
@@ -57,14 +58,6 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def identity_images(folder: Path) -> dict[str, list[Path]]:
-    return {
-        d.name: sorted(p for p in d.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
-        for d in sorted(folder.iterdir())
-        if d.is_dir()
-    }
-
-
 def camera_jpeg(path: Path) -> bytes:
     """The photo letterboxed into a 640x480 frame, as a gate camera would send it."""
     import cv2
@@ -76,34 +69,6 @@ def camera_jpeg(path: Path) -> bytes:
     top, left = (480 - resized.shape[0]) // 2, (640 - resized.shape[1]) // 2
     frame[top : top + resized.shape[0], left : left + resized.shape[1]] = resized
     return cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
-
-
-def real_embeddings(model, paths: list[Path]) -> np.ndarray:
-    """Embeddings by the model under test, cached: dlib-resnet takes ~80 ms a face."""
-    from django.conf import settings
-
-    from recognition import inference
-
-    key = hashlib.sha256(json.dumps([model.label, [str(p) for p in paths]]).encode()).hexdigest()
-    cache = Path(settings.BASE_DIR) / "var" / "bench_cache" / f"embeddings-{key[:16]}.npy"
-    if cache.is_file():
-        return np.load(cache)
-    rows = []
-    for path in paths:
-        result = inference.embed_largest_face(model, path.read_bytes())
-        rows.append(result.embedding if result.accepted else np.full(model.dimensions, np.nan))
-    vectors = np.asarray(rows, np.float32)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    np.save(cache, vectors)
-    return vectors
-
-
-def synthetic_gallery(base: np.ndarray, count: int, rng) -> np.ndarray:
-    base = base[~np.isnan(base).any(axis=1)]
-    picks = base[rng.integers(0, len(base), count)]
-    noise = rng.normal(size=picks.shape).astype(np.float32) * JITTER / np.sqrt(picks.shape[1])
-    vectors = picks + noise
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
 def make_event(staff_password: str):
@@ -134,40 +99,19 @@ def make_event(staff_password: str):
     return org, event, gates, staff
 
 
-def enroll(event, model, vectors: np.ndarray, prefix: str) -> list:
-    """Holders with one accepted photo row (no file) and its embedding, in bulk."""
-    from django.utils import timezone
+def enroll(event, model, vectors: np.ndarray, prefix: str, rng=None) -> np.ndarray:
+    """Holders with one accepted photo row (no file) and its embedding, by COPY; their ids."""
+    from django.db import connection, transaction
 
-    from attendees.models import EnrollmentPhoto, TicketHolder
-    from recognition.models import FaceEmbedding
-
-    now = timezone.now()
-    holders = TicketHolder.objects.bulk_create(
-        [
-            TicketHolder(
-                event=event,
-                ticket_code=f"{prefix}{i}",
-                name=f"{prefix} holder {i}",
-                consent_at=now,
-                consent_text_version="bench",
-                status=TicketHolder.Status.ENROLLED,
-            )
-            for i in range(len(vectors))
-        ],
-        batch_size=2000,
-    )
-    photos = EnrollmentPhoto.objects.bulk_create(
-        [EnrollmentPhoto(holder=h, status="accepted", processed_at=now) for h in holders],
-        batch_size=2000,
-    )
-    FaceEmbedding.objects.bulk_create(
-        [
-            FaceEmbedding(photo=p, model=model, event=event, holder=h, vector=v)
-            for p, h, v in zip(photos, holders, vectors, strict=True)
-        ],
-        batch_size=2000,
-    )
-    return holders
+    with transaction.atomic(), connection.cursor() as cursor:
+        return gallery.insert_gallery(
+            cursor,
+            event_ids=[event.pk] * len(vectors),
+            model_id=model.pk,
+            vectors=vectors,
+            owners=np.arange(len(vectors)),
+            prefix=prefix,
+        )
 
 
 def start_gate_worker() -> subprocess.Popen:
@@ -223,24 +167,32 @@ def _upload(jpeg: bytes, index: int):
 
 def build_gallery(args, event, model, rng):
     """Enrolled genuine identities and synthetic holders; returns (ticket, jpeg) queries."""
-    identities = [(n, p) for n, p in identity_images(args.queries).items() if len(p) >= 2]
+    identities = [(n, p) for n, p in gallery.identity_images(args.queries).items() if len(p) >= 2]
     genuine = identities[: args.genuine]
     first_photos = [paths[0] for _, paths in genuine]
-    enrolled_vectors = real_embeddings(model, first_photos)
+    enrolled_vectors = gallery.real_embeddings(model, first_photos)
     ok = ~np.isnan(enrolled_vectors).any(axis=1)
-    holders = enroll(event, model, enrolled_vectors[ok], "G")
+    holder_ids = enroll(event, model, enrolled_vectors[ok], "G")
     kept = [g for g, keep in zip(genuine, ok, strict=True) if keep]
-    source = [p for paths in identity_images(args.gallery_source).values() for p in paths]
+    source = [
+        (name, p)
+        for name, paths in gallery.identity_images(args.gallery_source).items()
+        for p in paths
+    ]
     sample = sorted(rng.choice(len(source), min(args.gallery_images, len(source)), False))
-    base = real_embeddings(model, [source[i] for i in sample])
-    synthetic = max(args.holders - len(holders), 0)
-    enroll(event, model, synthetic_gallery(base, synthetic, rng), "S")
+    base = gallery.real_embeddings(model, [source[i][1] for i in sample])
+    labels = np.asarray([source[i][0] for i in sample])
+    found = ~np.isnan(base).any(axis=1)
+    base, labels = gallery.normalise(base[found]), labels[found]
+    space = gallery.calibrate(base, labels, base, labels, seed=args.seed)
+    synthetic = max(args.holders - len(holder_ids), 0)
+    enroll(event, model, space.photos(space.identities(synthetic, rng), rng), "S")
     queries = [
-        (holder.ticket_code, camera_jpeg(path))
-        for holder, (_, paths) in zip(holders, kept, strict=True)
+        (f"G{holder_id}", camera_jpeg(path))
+        for holder_id, (_, paths) in zip(holder_ids.tolist(), kept, strict=True)
         for path in paths[1:3]
     ]
-    return queries, len(holders), synthetic
+    return queries, len(holder_ids), synthetic, space
 
 
 def run(args) -> dict:
@@ -254,7 +206,7 @@ def run(args) -> dict:
     org, event, gates, staff = make_event(password)
     worker = None
     try:
-        queries, genuine, synthetic = build_gallery(args, event, model, rng)
+        queries, genuine, synthetic, space = build_gallery(args, event, model, rng)
         worker = start_gate_worker()
         client = Client(HTTP_HOST="127.0.0.1")  # in the default ALLOWED_HOSTS
         client.force_login(staff)
@@ -274,6 +226,7 @@ def run(args) -> dict:
         "holders_in_event": genuine + synthetic,
         "genuine_identities": genuine,
         "synthetic_holders": synthetic,
+        "synthetic_space": space.summary(),
         "frames_per_request": args.frames,
         "modes": modes,
     }
@@ -294,6 +247,7 @@ def machine() -> dict:
 
 def main(argv=None):
     args = parse_args(argv)
+    gallery.use_shared_detector()
     import django
 
     django.setup()
