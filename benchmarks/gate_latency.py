@@ -30,7 +30,6 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "facepass_site.settings")
 
-from benchmarks import gallery  # noqa: E402
+from benchmarks import gallery, stack  # noqa: E402
 
 DEV = gallery.DEV
 
@@ -69,34 +68,6 @@ def camera_jpeg(path: Path) -> bytes:
     top, left = (480 - resized.shape[0]) // 2, (640 - resized.shape[1]) // 2
     frame[top : top + resized.shape[0], left : left + resized.shape[1]] = resized
     return cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
-
-
-def make_event(staff_password: str):
-    from django.utils import timezone
-
-    from events.models import Event, Gate, Membership
-    from events.services import event_create, gate_create, organization_create, staff_user_create
-
-    slug = f"bench-{uuid.uuid4().hex[:8]}"
-    org = organization_create(name=f"Gate benchmark {slug}", slug=slug)
-    now = timezone.now()
-    event = event_create(
-        organization=org,
-        name="Gate benchmark",
-        slug="gate-benchmark",
-        starts_at=now - timedelta(hours=1),
-        ends_at=now + timedelta(hours=5),
-        status=Event.Status.GATES_OPEN,
-        entry_policy=Event.EntryPolicy.RE_ENTRY,
-    )
-    gates = {
-        "face_only": gate_create(event=event, name="Face lane", mode=Gate.Mode.FACE_ONLY),
-        "ticket_and_face": gate_create(event=event, name="Ticket lane"),
-    }
-    staff = staff_user_create(
-        organization=org, username=slug, password=staff_password, role=Membership.Role.GATE_STAFF
-    )
-    return org, event, gates, staff
 
 
 def enroll(event, model, vectors: np.ndarray, prefix: str, rng=None) -> np.ndarray:
@@ -202,8 +173,8 @@ def run(args) -> dict:
 
     model = active_model()
     rng = np.random.default_rng(args.seed)
-    password = uuid.uuid4().hex
-    org, event, gates, staff = make_event(password)
+    org = stack.organization("gate latency")
+    event, gates, staff, _ = stack.gate_event(org)
     worker = None
     try:
         queries, genuine, synthetic, space = build_gallery(args, event, model, rng)
