@@ -16,6 +16,9 @@ from django.views.decorators.cache import never_cache
 
 WORKER_KEY_PREFIX = "facepass:worker:"
 REQUIRED_QUEUES = ("recognition", "gate")
+# Webhooks, the retention purge and index builds: their backlog waits, gates keep working, so a
+# missing consumer is reported as a warning rather than taking the service down.
+WARNED_QUEUES = ("default",)
 
 
 def _check_database() -> dict:
@@ -51,15 +54,21 @@ def live_workers() -> list[dict]:
 
 def _check_workers() -> dict:
     workers = live_workers()
-    per_queue = {q: sum(q in w.get("queues", []) for w in workers) for q in REQUIRED_QUEUES}
-    missing = [q for q, n in per_queue.items() if n == 0]
+    per_queue = {
+        q: sum(q in w.get("queues", []) for w in workers) for q in REQUIRED_QUEUES + WARNED_QUEUES
+    }
+    missing = [q for q in REQUIRED_QUEUES if per_queue[q] == 0]
+    unserved = [q for q in WARNED_QUEUES if per_queue[q] == 0]
     result = {"ok": not missing, "count": len(workers), "queues": per_queue}
     detectors = {w.get("detector") for w in workers if w.get("detector")}
     if detectors:
         result["detectors"] = sorted(detectors)
     fallbacks = [w["detector_fallback"] for w in workers if w.get("detector_fallback")]
+    warnings = [f"no worker consumes queue(s): {', '.join(unserved)}"] if unserved else []
     if fallbacks:
-        result["warning"] = f"detector fell back to dlib-hog: {fallbacks[0]}"
+        warnings.insert(0, f"detector fell back to dlib-hog: {fallbacks[0]}")
+    if warnings:
+        result["warning"] = "; ".join(warnings)
     if missing:
         result["error"] = f"no worker consumes queue(s): {', '.join(missing)}"
     return result

@@ -25,7 +25,9 @@ def test_healthz_names_redis_when_redis_does_not_answer(client, settings):
 def test_healthz_is_200_when_a_real_worker_consumes_every_queue(client, celery_worker_process):
     response = client.get("/healthz")
     assert response.status_code == 200, response.json()
-    assert response.json()["checks"]["workers"]["queues"] == {"recognition": 1, "gate": 1}
+    workers = response.json()["checks"]["workers"]
+    assert workers["queues"] == {"recognition": 1, "gate": 1, "default": 1}
+    assert "warning" not in workers
 
 
 @pytest.mark.worker
@@ -42,11 +44,29 @@ def test_healthz_names_the_detector_workers_loaded_at_start(client, celery_worke
 
 
 @pytest.mark.worker
+def test_healthz_stays_up_but_warns_when_no_worker_serves_the_default_queue(
+    client, transactional_db
+):
+    from tests.conftest import start_worker, stop_worker, wait_for_worker_heartbeat
+
+    proc = start_worker("gate,recognition", "no-default-test")
+    try:
+        wait_for_worker_heartbeat("no-default-test")
+        response = client.get("/healthz")
+    finally:
+        stop_worker(proc)
+    assert response.status_code == 200
+    workers = response.json()["checks"]["workers"]
+    assert workers["queues"]["default"] == 0
+    assert "no worker consumes queue(s): default" in workers["warning"]
+
+
+@pytest.mark.worker
 def test_healthz_warns_when_the_worker_fell_back_to_dlib_hog(client, transactional_db):
     from tests.conftest import start_worker, stop_worker, wait_for_worker_heartbeat
 
     proc = start_worker(
-        "gate,recognition", "fallback-test", FACEPASS_YUNET_MODEL="/nonexistent.onnx"
+        "gate,recognition,default", "fallback-test", FACEPASS_YUNET_MODEL="/nonexistent.onnx"
     )
     try:
         wait_for_worker_heartbeat("fallback-test")
