@@ -234,11 +234,20 @@ FACEPASS_GATE_TIMEOUT_SECONDS = env_float("FACEPASS_GATE_TIMEOUT_SECONDS", 5.0)
 # 1:N: the best holder must beat the second best by this much similarity, else REVIEW.
 FACEPASS_GATE_1N_MARGIN = env_float("FACEPASS_GATE_1N_MARGIN", 0.01)
 # 1:N search: exact up to this many embeddings in an event, its own HNSW index beyond
-# (recognition/search_index.py; the crossover is measured in benchmarks/README.md).
-FACEPASS_SEARCH_INDEX_MIN_ROWS = env_int("FACEPASS_SEARCH_INDEX_MIN_ROWS", 20_000, minimum=1)
+# (recognition/search_index.py; measured in benchmarks/README.md "Search at scale",
+# benchmarks/results/search_scale.json: 1,000,000 embeddings in the table, realistic dlib-resnet
+# galleries, 2 shared cores). Exact search, p50: 13 ms at 7,754 embeddings, 37 ms at 15,571,
+# 150 ms at 31,147, 500 ms at 155,048; the event's own index (ef_search 800): 3-8 ms up to
+# 15,571, 20 ms at 155,048. The index saves >= 10 ms from ~8,600 embeddings (was 20,000).
+FACEPASS_SEARCH_INDEX_MIN_ROWS = env_int("FACEPASS_SEARCH_INDEX_MIN_ROWS", 10_000, minimum=1)
 FACEPASS_HNSW_M = env_int("FACEPASS_HNSW_M", 16, minimum=4)
 FACEPASS_HNSW_EF_CONSTRUCTION = env_int("FACEPASS_HNSW_EF_CONSTRUCTION", 64, minimum=16)
-FACEPASS_HNSW_EF_SEARCH = env_int("FACEPASS_HNSW_EF_SEARCH", 100, minimum=10)
+# recall@1 against exact search, 3,000 probes, event of 155,048 embeddings, m 16 and
+# ef_construction 64 (two builds): ef_search 100: 0.9937; 200: 0.9980-0.9987; 400: 0.9983-0.9987;
+# 800: 0.9990-0.9993 at 17-20 ms (>= 0.9997 at every smaller event measured). 800 is the cheapest
+# value reaching 0.999 with these build settings (was 100). m 32 / ef_construction 128 reaches
+# it at ef_search 200 (12 ms) but builds 3.7 times slower (298 s instead of 80 s).
+FACEPASS_HNSW_EF_SEARCH = env_int("FACEPASS_HNSW_EF_SEARCH", 800, minimum=10)
 FACEPASS_CONSENT_TEXT_VERSION = env_str("FACEPASS_CONSENT_TEXT_VERSION", "2026-11")
 # Registration links go out in the ticketing system's e-mail; two weeks covers the usual
 # gap between ticket purchase and event.
