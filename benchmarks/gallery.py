@@ -5,15 +5,18 @@ How the vectors are made (FaceSpace):
   path) of every photo in ../shared/datasets/celeba-dev/train, cached in var/bench_cache.
 - From them: the within-identity covariance (a photo's offset from its person's mean) and the
   between-identity covariance (a person's mean around the crowd's mean).
-- A synthetic identity is a real photo's embedding (its base) plus an identity offset drawn from
-  the between-identity covariance times `identity_scale`; each of its photos is the identity
-  plus a photo offset drawn from the within-identity covariance times `photo_scale`,
-  renormalised to unit length. Offsets follow the real covariances, so the crowd keeps the real
-  embeddings' shape (a narrow cone, few dominant directions) instead of uniform noise.
-- The two scales are calibrated (FaceSpace.fit) so that the mean cosine similarity of synthetic
-  photo pairs of one identity matches real genuine pairs and that of two synthetic identities
-  matches real impostor pairs (the real pairs: every pair of ../shared/datasets/celeba-dev/val).
-  `calibration_report` puts both distributions (mean, std, percentiles) side by side.
+- A synthetic identity is a real photo's embedding (its base), pulled towards the crowd's mean
+  by `base_weight`, plus an identity offset drawn from the between-identity covariance times
+  `identity_scale`; each of its photos is the identity plus a photo offset drawn from the
+  within-identity covariance times `photo_scale` and a per-photo quality factor
+  (`photo_spread`), renormalised to unit length. Offsets follow the real covariances, so the
+  crowd keeps the real embeddings' shape (a narrow cone, few dominant directions) instead of
+  uniform noise.
+- The four numbers are calibrated (FaceSpace.fit) on real pairs (every pair of
+  ../shared/datasets/celeba-dev/val): synthetic genuine pairs get the real genuine mean and
+  spread, synthetic impostor pairs the real impostor mean, and two identities made from the same
+  base photo ("twins") the real impostors' 99th percentile. `calibration_table` prints the real
+  and synthetic distributions (mean, std, percentiles) side by side.
 
 Loading (load_galleries): holders (status enrolled, consent given), accepted photo rows without
 files, and their embeddings, for several events at once, in rounds of about `chunk_rows`
