@@ -38,7 +38,17 @@ def gate_embed_frames(frames_b64: list[str], model_id: int) -> list[dict]:
     return embed_frames(frames_b64, model_id)
 
 
-@shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=5, max_retries=3)
+# An index over 150k embeddings takes minutes (242 s measured with 64 MB of
+# maintenance_work_mem): the global 120/180 s limits would kill it. Not acked late: a run longer
+# than the broker's visibility timeout would be redelivered and build twice.
+@shared_task(
+    acks_late=False,
+    autoretry_for=TRANSIENT,
+    retry_backoff=5,
+    max_retries=3,
+    soft_time_limit=3600,
+    time_limit=3700,
+)
 def build_event_search_index(index_id: int) -> dict:
     """Build one event's HNSW index (default queue: minutes of work, never on the gate)."""
     from recognition.search_index import event_search_index_build
