@@ -1,5 +1,7 @@
 """One JSON error shape for the whole API: {"code": ..., "message": ..., "fields": {...}}."""
 
+import logging
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -10,8 +12,11 @@ from rest_framework import exceptions, status
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler
 
+from facepass_site.unavailable import MESSAGES, unavailable_part
 from recognition.gate import GateUnavailable, UnusableInput
 from recognition.selectors import NoActiveModel
+
+logger = logging.getLogger(__name__)
 
 
 class Conflict(exceptions.APIException):
@@ -52,6 +57,10 @@ def error_body(code: str, message: str, fields: dict | None = None) -> dict:
 def _translate(exc):
     if isinstance(exc, (GateUnavailable, NoActiveModel)):
         return Unavailable(str(exc))
+    part = unavailable_part(exc)
+    if part is not None:
+        logger.error("%s unavailable", part, exc_info=exc)
+        return Unavailable(MESSAGES[part])
     if isinstance(exc, RequestDataTooBig):
         # Django caps non-file request bodies (DATA_UPLOAD_MAX_MEMORY_SIZE), base64 JSON too.
         return ApiError(

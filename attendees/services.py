@@ -1,5 +1,7 @@
 """Writes for ticket holders and their enrollment photos."""
 
+import logging
+
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -17,6 +19,9 @@ from events.services import (
     instance_update,
     rows_delete_returning,
 )
+from facepass_site.unavailable import QUEUE_ERRORS
+
+logger = logging.getLogger(__name__)
 
 
 class EnrollmentError(Exception):
@@ -164,7 +169,12 @@ def enrollment_photo_create(*, holder: TicketHolder, image_bytes: bytes) -> Enro
 def _queue_enrollment(photo_id: int) -> None:
     from recognition.tasks import enroll_photo
 
-    enroll_photo.delay(photo_id)
+    try:
+        enroll_photo.delay(photo_id)
+    except QUEUE_ERRORS:
+        # The photo is stored and stays pending: enrollment_requeue_lost queues it once the
+        # broker is back. The attendee's upload is not lost, so it is not failed either.
+        logger.error("photo %s stored but not queued: the broker is unavailable", photo_id)
 
 
 def enrollment_photo_delete(*, photo: EnrollmentPhoto, actor=None, actor_label: str = "") -> None:

@@ -78,6 +78,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so its process_exception sees view exceptions first (PostgreSQL or Redis down: 503).
+    "facepass_site.unavailable.ServiceUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "facepass_site.urls"
@@ -101,7 +103,11 @@ TEMPLATES = [
 DATABASE_URL = env_url(
     "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/facepass", ("postgres", "postgresql")
 )
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+# Health checks: a connection that died with a PostgreSQL restart is replaced at the start of the
+# next request instead of failing it (a restart costs only the requests in flight).
+DATABASES = {
+    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_url("REDIS_URL", "redis://127.0.0.1:6379/0", ("redis", "rediss"))
@@ -155,7 +161,21 @@ CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Redis redelivers an unacknowledged task after this many seconds; it must exceed
 # the hard time limit or long tasks would run twice.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 60}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int(
+        "CELERY_VISIBILITY_TIMEOUT", CELERY_TASK_TIME_LIMIT + 60, minimum=CELERY_TASK_TIME_LIMIT + 1
+    )
+}
+# With Redis down, a web request learns it within about a second (and answers 503) instead of
+# retrying the publish for the default 1.6 s x 3.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.3,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 2
 CELERY_TASK_ROUTES = {
     "recognition.tasks.enroll_photo": {"queue": "recognition"},
     "recognition.tasks.enroll_photo_batch": {"queue": "recognition"},
@@ -163,6 +183,7 @@ CELERY_TASK_ROUTES = {
     "webhooks.tasks.webhook_deliver": {"queue": "default"},
     "attendees.tasks.biometrics_purge": {"queue": "default"},
     "recognition.tasks.build_event_search_index": {"queue": "default"},
+    "recognition.tasks.enrollment_requeue_lost": {"queue": "default"},
 }
 # `celery beat` (started by scripts/run.sh): biometric data past its retention goes hourly.
 CELERY_BEAT_SCHEDULE: dict = {
@@ -170,6 +191,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "attendees.tasks.biometrics_purge",
         "schedule": 3600.0,
         "options": {"queue": "default", "expires": 3000},
+    },
+    # Photos whose task was lost (worker killed, Redis down at upload) are queued again.
+    "requeue-lost-enrollments": {
+        "task": "recognition.tasks.enrollment_requeue_lost",
+        "schedule": float(env_int("FACEPASS_ENROLL_REQUEUE_INTERVAL_S", 60, minimum=1)),
+        "options": {"queue": "default", "expires": 50},
     },
 }
 
@@ -230,6 +257,11 @@ FACEPASS_RATE_API_KEY = env_rate("FACEPASS_RATE_API_KEY", "3000/1m")
 FACEPASS_REGISTER_FAILURE_DELAY_MAX = env_float("FACEPASS_REGISTER_FAILURE_DELAY_MAX", 2.0)
 FACEPASS_MAX_PHOTOS_PER_HOLDER = env_int("FACEPASS_MAX_PHOTOS_PER_HOLDER", 5, minimum=1)
 FACEPASS_ENROLL_BATCH_SIZE = env_int("FACEPASS_ENROLL_BATCH_SIZE", 16, minimum=1)
+# A photo still pending this long while the recognition queue is empty lost its task (queued
+# while Redis was down): the requeue task queues it again.
+FACEPASS_ENROLL_REQUEUE_PENDING_AFTER_S = env_int(
+    "FACEPASS_ENROLL_REQUEUE_PENDING_AFTER_S", 300, minimum=1
+)
 FACEPASS_GATE_TIMEOUT_SECONDS = env_float("FACEPASS_GATE_TIMEOUT_SECONDS", 5.0)
 # 1:N: the best holder must beat the second best by this much similarity, else REVIEW.
 FACEPASS_GATE_1N_MARGIN = env_float("FACEPASS_GATE_1N_MARGIN", 0.01)

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from attendees.models import EnrollmentPhoto
 from recognition import inference
 from recognition.ml.pipeline import FaceResult
 from recognition.ml.quality import QualityVerdict
 from recognition.search_index import event_search_index_ensure
-from recognition.selectors import active_model, photos_missing_embedding
+from recognition.selectors import active_model, photos_missing_embedding, photos_with_lost_tasks
 from recognition.services import (
     enrollment_photo_record_result,
     enrollment_photos_claim,
@@ -105,3 +107,43 @@ def reembed_pending(*, batch_size: int = 64, progress=None) -> int:
         after_pk = batch[-1].pk
         if progress is not None:
             progress(len(batch))
+
+
+def queue_length(queue: str) -> int:
+    """Messages waiting in a broker queue (0 when the queue does not exist yet)."""
+    from kombu.exceptions import ChannelError
+
+    from facepass_site.celery import app
+
+    with app.connection_for_read() as connection:
+        try:
+            return connection.default_channel.queue_declare(queue, passive=True).message_count
+        except ChannelError:
+            return 0
+
+
+def enrollment_requeue_lost(*, limit: int = 1000) -> list[int]:
+    """Queue again the photos whose task is gone; returns their ids.
+
+    A claim older than the hard time limit belongs to a killed worker (a killed pool process's
+    task is redelivered at once, finds the photo claimed and leaves it). A photo pending for
+    FACEPASS_ENROLL_REQUEUE_PENDING_AFTER_S while nothing waits in the recognition queue was
+    uploaded while its task could not be queued; with a backlog it is only waiting its turn.
+    A duplicate task is harmless: the claim lets one batch take a photo.
+    """
+    from recognition.tasks import enroll_photo
+
+    now = timezone.now()
+    pending_before = None
+    if queue_length("recognition") == 0:
+        pending_before = now - timedelta(seconds=settings.FACEPASS_ENROLL_REQUEUE_PENDING_AFTER_S)
+    lost = photos_with_lost_tasks(
+        processing_before=now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT),
+        pending_before=pending_before,
+    )
+    photo_ids = list(lost.values_list("pk", flat=True)[:limit])
+    for photo_id in photo_ids:
+        enroll_photo.delay(photo_id)
+    if photo_ids:
+        logger.warning("queued %d enrollment photos again (lost tasks)", len(photo_ids))
+    return photo_ids

@@ -15,6 +15,7 @@ from django.conf import settings
 from attendees.models import TicketHolder
 from events.models import Event, Gate
 from facepass_site.health import live_workers
+from facepass_site.unavailable import QUEUE_ERRORS
 from recognition.models import EmbeddingModel
 from recognition.selectors import (
     active_model,
@@ -98,15 +99,20 @@ def require_judged(outcome: GateOutcome) -> GateOutcome:
 def embed_frames_on_gate_queue(frames: list[bytes], model: EmbeddingModel) -> list[dict]:
     from recognition.tasks import gate_embed_frames
 
-    if not any("gate" in w.get("queues", []) for w in live_workers()):
-        raise GateUnavailable("No face worker is running for the gates; start a gate worker.")
     payload = [base64.b64encode(frame).decode("ascii") for frame in frames]
-    async_result = gate_embed_frames.apply_async((payload, model.pk), queue="gate")
     try:
-        return async_result.get(timeout=settings.FACEPASS_GATE_TIMEOUT_SECONDS)
-    except CeleryTimeout:
-        async_result.revoke()
-        raise GateUnavailable("The face worker did not answer in time.") from None
+        if not any("gate" in w.get("queues", []) for w in live_workers()):
+            raise GateUnavailable("No face worker is running for the gates; start a gate worker.")
+        async_result = gate_embed_frames.apply_async((payload, model.pk), queue="gate")
+        try:
+            return async_result.get(timeout=settings.FACEPASS_GATE_TIMEOUT_SECONDS)
+        except CeleryTimeout:
+            async_result.revoke()
+            raise GateUnavailable("The face worker did not answer in time.") from None
+    except QUEUE_ERRORS as exc:
+        raise GateUnavailable(
+            "The message queue to the face workers (Redis) is unavailable; retry shortly."
+        ) from exc
 
 
 def ticket_holder_for_gate(event: Event, ticket_code: str) -> TicketHolder | GateOutcome:

@@ -2,13 +2,21 @@
 
 import base64
 import binascii
+import functools
 
 from recognition import inference
 from recognition.models import EmbeddingModel
 
 
+@functools.lru_cache(maxsize=8)
+def _model(model_id: int) -> EmbeddingModel:
+    # What the pipeline needs of a model row (kind, artifact) never changes: one query per
+    # process instead of one per gate frame.
+    return EmbeddingModel.objects.get(pk=model_id)
+
+
 def embed_frames(frames_b64: list[str], model_id: int) -> list[dict]:
-    model = EmbeddingModel.objects.get(pk=model_id)
+    model = _model(model_id)
     out = []
     for frame in frames_b64:
         try:

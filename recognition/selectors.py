@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Max, QuerySet
+from django.db.models import Max, Q, QuerySet
 from pgvector.django import CosineDistance
 
 from attendees.models import EnrollmentPhoto
@@ -110,6 +111,17 @@ def photos_missing_embedding(model: EmbeddingModel) -> QuerySet[EnrollmentPhoto]
         .select_related("holder")
         .order_by("pk")
     )
+
+
+def photos_with_lost_tasks(
+    *, processing_before: datetime, pending_before: datetime | None
+) -> QuerySet[EnrollmentPhoto]:
+    """Photos no task will finish: claimed before `processing_before` (the claiming worker
+    died) or, when `pending_before` is given, still waiting since then."""
+    lost = Q(status=EnrollmentPhoto.Status.PROCESSING, processing_started_at__lt=processing_before)
+    if pending_before is not None:
+        lost |= Q(status=EnrollmentPhoto.Status.PENDING, created_at__lt=pending_before)
+    return EnrollmentPhoto.objects.filter(lost).order_by("pk")
 
 
 def embedding_counts(model: EmbeddingModel) -> dict[str, int]:

@@ -4,7 +4,7 @@ import redis
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from recognition.enrollment import enrollment_process
+from recognition.enrollment import enrollment_process, enrollment_requeue_lost
 
 TRANSIENT = (OperationalError, InterfaceError, redis.ConnectionError, redis.TimeoutError)
 
@@ -24,6 +24,18 @@ def enroll_photo(self, photo_id: int) -> dict:
     When another batch already took this photo, there is nothing left to do.
     """
     return enrollment_process(photo_ids=[photo_id])
+
+
+@shared_task(
+    name="recognition.tasks.enrollment_requeue_lost",
+    acks_late=False,
+    autoretry_for=TRANSIENT,
+    retry_backoff=5,
+    max_retries=3,
+)
+def enrollment_requeue_lost_task() -> dict:
+    """Celery beat, every minute: photos whose task was lost are queued again."""
+    return {"queued": enrollment_requeue_lost()}
 
 
 @shared_task(acks_late=False, ignore_result=False, soft_time_limit=10, time_limit=15)
