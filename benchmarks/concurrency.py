@@ -255,13 +255,14 @@ def run_model(args, spec: str, workers, base: str) -> dict:
     try:
         event, gates, staff, password = stack.gate_event(org)
         queries = build_gallery(args, event, model)
+        search = stack.event_search_index(event, model)
         stack.wait_for_workers(workers)
         warm = warm_gate_workers(model, workers)
         print(f"[concurrency] {info['model']}: {args.clients} clients", file=sys.stderr)
         result = run_clients(args, base, staff, password, gates, queries)
     finally:
         stack.org_delete(org)
-    return {**info, "holders": args.holders, "warmup": warm, **result}
+    return {**info, "holders": args.holders, "search": search, "warmup": warm, **result}
 
 
 def main(argv=None):

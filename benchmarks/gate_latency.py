@@ -167,6 +167,7 @@ def build_gallery(args, event, model, rng):
 
 
 def run(args) -> dict:
+    from django.conf import settings
     from django.test import Client
 
     from recognition.selectors import active_model
@@ -181,10 +182,15 @@ def run(args) -> dict:
         worker = start_gate_worker()
         client = Client(HTTP_HOST="127.0.0.1")  # in the default ALLOWED_HOSTS
         client.force_login(staff)
-        modes = {
-            mode: timed_requests(client, gate, queries, args.requests, args.frames)
-            for mode, gate in gates.items()
-        }
+        modes, search = {}, {"method": "exact"}
+        if genuine + synthetic >= settings.FACEPASS_SEARCH_INDEX_MIN_ROWS:
+            # The baseline: the same face-only requests by exact search, before the index exists.
+            modes["face_only_exact"] = timed_requests(
+                client, gates["face_only"], queries, args.requests, args.frames
+            )
+            search = stack.event_search_index(event, model)
+        for mode, gate in gates.items():
+            modes[mode] = timed_requests(client, gate, queries, args.requests, args.frames)
     finally:
         if worker is not None:
             worker.terminate()
@@ -199,6 +205,7 @@ def run(args) -> dict:
         "synthetic_holders": synthetic,
         "synthetic_space": space.summary(),
         "frames_per_request": args.frames,
+        "search": search,
         "modes": modes,
     }
 

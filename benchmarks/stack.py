@@ -40,7 +40,9 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("FACEPASS_SHARED_DIR", ROOT.parent / "shared"))
 DEV = SHARED / "datasets" / "celeba-dev"
-RESULTS = ROOT / "benchmarks" / "results"
+# Full-size runs write benchmarks/results/, the small default run results/small/ (scripts/bench.sh
+# sets BENCH_RESULTS), so a quick check never overwrites the figures of a full run.
+RESULTS = Path(os.environ.get("BENCH_RESULTS") or ROOT / "benchmarks" / "results").resolve()
 BENCH_DIR = ROOT / "var" / "bench"
 LOG_DIR = BENCH_DIR / "logs"
 CACHE_DIR = ROOT / "var" / "bench_cache"
@@ -236,6 +238,32 @@ def organization(label: str):
 
     slug = f"{ORG_PREFIX}{uuid.uuid4().hex[:8]}"
     return organization_create(name=f"Benchmark {label} {slug}", slug=slug)
+
+
+def event_search_index(event, model) -> dict:
+    """What production does once an event outgrows exact search (recognition.search_index): its
+    own HNSW index, built here synchronously so that timing starts on the finished index.
+    Events below FACEPASS_SEARCH_INDEX_MIN_ROWS keep exact search, as in production."""
+    from django.conf import settings
+
+    from recognition.models import EventSearchIndex, FaceEmbedding
+    from recognition.search_index import event_search_index_build, index_name_for
+
+    rows = FaceEmbedding.objects.filter(event=event, model=model).count()
+    if rows < settings.FACEPASS_SEARCH_INDEX_MIN_ROWS:
+        return {"method": "exact", "rows": rows}
+    index = EventSearchIndex.objects.create(
+        event=event, model=model, index_name=index_name_for(event.pk, model.pk)
+    )
+    index = event_search_index_build(index_id=index.pk)
+    return {
+        "method": "hnsw",
+        "rows": rows,
+        "build_seconds": index.build_seconds,
+        "m": settings.FACEPASS_HNSW_M,
+        "ef_construction": settings.FACEPASS_HNSW_EF_CONSTRUCTION,
+        "ef_search": settings.FACEPASS_HNSW_EF_SEARCH,
+    }
 
 
 def gate_event(org, *, re_entry: bool = True):

@@ -274,6 +274,9 @@ FACEPASS_GATE_1N_MARGIN = env_float("FACEPASS_GATE_1N_MARGIN", 0.01)
 FACEPASS_SEARCH_INDEX_MIN_ROWS = env_int("FACEPASS_SEARCH_INDEX_MIN_ROWS", 10_000, minimum=1)
 FACEPASS_HNSW_M = env_int("FACEPASS_HNSW_M", 16, minimum=4)
 FACEPASS_HNSW_EF_CONSTRUCTION = env_int("FACEPASS_HNSW_EF_CONSTRUCTION", 64, minimum=16)
+# maintenance_work_mem of each index build's session: a 100k-embedding graph needs ~100 MB, and
+# a build whose graph does not fit is several times slower.
+FACEPASS_INDEX_BUILD_MEMORY = env_str("FACEPASS_INDEX_BUILD_MEMORY", "256MB")
 # recall@1 against exact search, 3,000 probes, event of 155,048 embeddings, m 16 and
 # ef_construction 64 (two builds): ef_search 100: 0.9937; 200: 0.9980-0.9987; 400: 0.9983-0.9987;
 # 800: 0.9990-0.9993 at 17-20 ms (>= 0.9997 at every smaller event measured). 800 is the cheapest

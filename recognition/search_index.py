@@ -63,7 +63,13 @@ def event_search_index_build(*, index_id: int) -> EventSearchIndex:
     started = time.perf_counter()
     try:
         with connection.cursor() as cursor:
-            cursor.execute(_create_sql(index))
+            # Per build, not server-wide: a graph that fits in this memory builds several
+            # times faster; RESET so the pooled connection does not keep it.
+            cursor.execute("SET maintenance_work_mem = %s", [settings.FACEPASS_INDEX_BUILD_MEMORY])
+            try:
+                cursor.execute(_create_sql(index))
+            finally:
+                cursor.execute("RESET maintenance_work_mem")
     except Exception as exc:  # a failed concurrent build leaves an INVALID index behind
         _drop(index.index_name)
         index.status, index.error = EventSearchIndex.Status.FAILED, str(exc)[:300]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make bench`: every benchmark of the scale work, each beside its baseline, on the benchmark
 # database (benchmarks/stack.py: facepass_bench, Redis db 14, var/bench/; never the dev or test
-# database), JSON under benchmarks/results/, then the results section of benchmarks/README.md.
+# database), JSON under benchmarks/results/ (results/small/ for the small default sizes), then
+# that run's results section of benchmarks/README.md.
 #
 # Small sizes by default (the whole run stays under 10 minutes on a 2-core machine); FULL=1 for
 # the issue's sizes (hours on 2 cores). Any size can be set on its own:
@@ -26,10 +27,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 RUN=(nice -n "${BENCH_NICE:-5}" "$PY")
-RESULTS=benchmarks/results
 FULL="${FULL:-0}"
+# The small run keeps its own results (and README section): it never overwrites a full run's.
+RESULTS="${BENCH_RESULTS:-benchmarks/results$([ "$FULL" = 1 ] || echo /small)}"
+export BENCH_RESULTS="$RESULTS"
 if [ "$FULL" = 1 ]; then
-  : "${BENCH_HOLDERS:=10000}" "${BENCH_REQUESTS:=200}" "${BENCH_ROWS:=100000}"
+  : "${BENCH_HOLDERS:=100000}" "${BENCH_REQUESTS:=200}" "${BENCH_ROWS:=100000}"
   : "${BENCH_TOTAL_ROWS:=1000000}" "${BENCH_QUERIES:=1000}" "${BENCH_SECONDS:=60}"
   : "${BENCH_PHOTOS:=10000}" "${BENCH_MEMORY_PHOTOS:=64}" "${BENCH_TRAIN_IMAGES:=}"
 else
@@ -144,7 +147,9 @@ cat >"$RESULTS/bench_run.json" <<EOF
   "machine": $(cat var/bench/machine.json)
 }
 EOF
-"$PY" benchmarks/update_readme.py
+readme_opts=(--results "$RESULTS")
+[ "$FULL" = 1 ] || readme_opts+=(--small)
+"$PY" benchmarks/update_readme.py "${readme_opts[@]}"
 if [ "${#failed[@]}" -gt 0 ]; then
   say "FAILED: ${failed[*]} (logs in var/bench/logs/); the others are in $RESULTS/"
   exit 1
