@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from dataclasses import fields
 from pathlib import Path
 
@@ -68,6 +69,8 @@ def _pipeline(kind: str, artifact: str | None, label: str) -> FacePipeline:
     from recognition.ml.embedders import load_embedder
 
     logger.info("loading face model %s (%s)", label, kind)
+    # The ML core knows no settings: the converted dlib ONNX goes to the configured cache.
+    os.environ.setdefault("FACEPASS_MODEL_CACHE_DIR", str(settings.FACEPASS_MODEL_CACHE_DIR))
     embedder = load_embedder(kind, artifact, settings.FACEPASS_BACKBONE_HANDLE)
     return FacePipeline(
         get_detector(),
