@@ -205,6 +205,10 @@ def run(args) -> dict:
         "synthetic_holders": synthetic,
         "synthetic_space": space.summary(),
         "frames_per_request": args.frames,
+        # dlib-resnet's network: onnxruntime (default) or dlib's own code (the baseline).
+        "dlib_runtime": (
+            os.environ.get("FACEPASS_DLIB_RUNTIME", "onnx") if model.kind == "dlib-resnet" else None
+        ),
         "search": search,
         "modes": modes,
     }

@@ -58,6 +58,8 @@ def model_name(entry: dict) -> str:
         notes.append("default")
     if entry.get("speed_only"):
         notes.append("untrained head: speed only")
+    if entry.get("dlib_runtime"):
+        notes.append(f"{entry['dlib_runtime']} runtime")
     return f"{name} ({', '.join(notes)})" if notes else name
 
 
@@ -84,7 +86,7 @@ def section_gate_latency(results: Path) -> list[str]:
         data = json.loads(path.read_text())
         entries = data.get("runs", [data]) if isinstance(data, dict) else data
         for entry in entries:
-            if path.stem.endswith("-default"):  # scripts/bench.sh names it by model spec
+            if "-default" in path.stem:  # scripts/bench.sh names it by model spec
                 entry = {**entry, "is_default": True}
             for mode, figures in (entry.get("modes") or {}).items():
                 rows.append(

@@ -15,7 +15,8 @@
 #   BENCH_MEMORY_PHOTOS   photos a worker enrolls before its memory is read
 #   BENCH_ONLY            subset of: gate_latency search_scale concurrency bulk_enrollment memory
 #   BENCH_MODELS          comma-separated model specs (default: the default model + baselines)
-#   BENCH_GATE_MODELS     models of the gate latency run (default: all compared ones with FULL=1;
+#   BENCH_GATE_MODELS     models of the gate latency run (default: all compared ones with FULL=1,
+#                         plus default+dlib-runtime: dlib-resnet on dlib's own code, the baseline;
 #                         else the default and dlib-resnet: the MobileNetV2 gate path is timed by
 #                         the concurrency run, and a TensorFlow model's first gate frame can run
 #                         past the gate task's time limit on a busy machine, see concurrency.json)
@@ -58,6 +59,7 @@ if [ -n "${BENCH_GATE_MODELS:-}" ]; then
   read -r -a GATE_MODELS <<<"${BENCH_GATE_MODELS//,/ }"
 elif [ "$FULL" = 1 ]; then
   GATE_MODELS=("${MODELS[@]}")
+  [[ " ${MODELS[*]} " == *" default "* ]] && GATE_MODELS+=("default+dlib-runtime")
 else
   GATE_MODELS=(default)
   [[ " ${MODELS[*]} " == *" dlib-resnet "* ]] && GATE_MODELS+=(dlib-resnet)
@@ -83,8 +85,12 @@ step() {  # step NAME COMMAND...: run and time it; a failure is reported at the 
 if wanted gate_latency; then
   rm -f "$RESULTS"/gate_latency-*.json
   for spec in "${GATE_MODELS[@]}"; do
-    "$PY" benchmarks/stack.py activate "$spec" >/dev/null
-    step "gate_latency-$spec" "${RUN[@]}" benchmarks/gate_latency.py \
+    # SPEC+dlib-runtime: the same model with dlib's own network code (the baseline of the
+    # onnxruntime one); the gate worker inherits the variable.
+    runtime=()
+    [[ "$spec" == *+dlib-runtime ]] && runtime=(env FACEPASS_DLIB_RUNTIME=dlib)
+    "$PY" benchmarks/stack.py activate "${spec%%+*}" >/dev/null
+    step "gate_latency-$spec" "${runtime[@]}" "${RUN[@]}" benchmarks/gate_latency.py \
       --holders "$BENCH_HOLDERS" --requests "$BENCH_REQUESTS" \
       --out "$RESULTS/gate_latency-$spec.json" >var/bench/logs/gate_latency-"$spec".out
   done
