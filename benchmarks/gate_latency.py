@@ -53,6 +53,19 @@ def parse_args(argv=None):
     parser.add_argument("--gallery-images", type=int, default=600)
     parser.add_argument("--frames", type=int, default=1, help="frames per request (fused)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--recall-probes",
+        type=int,
+        default=3000,
+        help="real photos (--queries, then --gallery-source) whose HNSW top-1 is checked "
+        "against exact search (0: no check)",
+    )
+    parser.add_argument(
+        "--recall-ef",
+        type=lambda text: [int(v) for v in text.split(",")],
+        default=[200, 800, 1000],
+        help="hnsw.ef_search values of the recall check (pgvector allows 1-1000)",
+    )
     parser.add_argument("--out", type=Path, help="write the JSON result here too")
     return parser.parse_args(argv)
 
@@ -136,6 +149,44 @@ def _upload(jpeg: bytes, index: int):
     return SimpleUploadedFile(f"frame{index}.jpg", jpeg, content_type="image/jpeg")
 
 
+def search_recall(event, model, probe_paths: list[Path], ef_values: list[int]) -> dict:
+    """recall@1 of the event's HNSW index against exact search on the same real-face probes.
+
+    The gate's own question: does the index return the holder exact search would? Probes are
+    real photos (enrolled identities' other photos and faces not enrolled), embedded by the model
+    under test; a tie in similarity (1e-5) counts as the same answer.
+    """
+    from django.test import override_settings
+
+    from recognition.selectors import nearest_holders
+
+    vectors = gallery.real_embeddings(model, probe_paths)
+    vectors = vectors[~np.isnan(vectors).any(axis=1)]
+    truth = [
+        nearest_holders(event=event, model=model, vector=v, limit=1, exact=True)[0] for v in vectors
+    ]
+    by_ef = {}
+    for ef in ef_values:
+        with override_settings(FACEPASS_HNSW_EF_SEARCH=ef):
+            misses = 0
+            for vector, expected in zip(vectors, truth, strict=True):
+                found = nearest_holders(
+                    event=event, model=model, vector=vector, limit=1, exact=False
+                )
+                same = found and (
+                    found[0].holder_id == expected.holder_id
+                    or abs(found[0].similarity - expected.similarity) < 1e-5
+                )
+                misses += not same
+        by_ef[str(ef)] = {
+            "probes": len(vectors),
+            "misses": misses,
+            "recall_at_1": round(1 - misses / len(vectors), 5),
+        }
+        print(f"[gate_latency] recall ef_search {ef}: {by_ef[str(ef)]}", file=sys.stderr)
+    return by_ef
+
+
 def build_gallery(args, event, model, rng):
     """Enrolled genuine identities and synthetic holders; returns (ticket, jpeg) queries."""
     identities = [(n, p) for n, p in gallery.identity_images(args.queries).items() if len(p) >= 2]
@@ -191,6 +242,12 @@ def run(args) -> dict:
             search = stack.event_search_index(event, model)
         for mode, gate in gates.items():
             modes[mode] = timed_requests(client, gate, queries, args.requests, args.frames)
+        if search["method"] == "hnsw" and args.recall_probes:
+            # Real faces: the query identities' photos, then the gallery source's (ids disjoint
+            # from the queries; the synthetic holders are shaped on them, a hard case).
+            folders = (args.queries, args.gallery_source)
+            probes = [p for f in folders for p in sorted(f.glob("*/*.jpg"))][: args.recall_probes]
+            search["recall_vs_exact"] = search_recall(event, model, probes, args.recall_ef)
     finally:
         if worker is not None:
             worker.terminate()

@@ -108,13 +108,38 @@ def section_gate_latency(results: Path) -> list[str]:
     return [
         "### Gate latency (one request at a time: Django request handler, gate worker, pgvector)",
         "",
-        "`benchmarks/gate_latency.py`; frames 640x480 JPEG, one per request.",
+        "`benchmarks/gate_latency.py`; frames 640x480 JPEG, one per request. `face_only_exact`: "
+        "the same face-only requests by exact search before the event's index was built (the "
+        "baseline); `face_only` and `ticket_and_face` then run with the index.",
         "",
         *table(
             ["Model", "Holders", "Lane", "Requests", "p50 ms", "p95 ms", "p99 ms", "HTTP"], rows
         ),
         "",
+        *search_lines(results),
     ]
+
+
+def search_lines(results: Path) -> list[str]:
+    """The gate event's index and its recall@1 against exact search on real-face probes."""
+    lines = []
+    for path in sorted(results.glob("gate_latency*.json")):
+        search = json.loads(path.read_text()).get("search") or {}
+        if search.get("method") != "hnsw":
+            continue
+        built = (
+            f"`{path.stem}`: the event's HNSW index (m {search.get('m')}, ef_construction "
+            f"{search.get('ef_construction')}, ef_search {search.get('ef_search')}) over "
+            f"{search.get('rows')} embeddings, built in {search.get('build_seconds')} s"
+        )
+        recall = search.get("recall_vs_exact") or {}
+        if recall:
+            built += "; recall@1 against exact search on real-face probes: " + ", ".join(
+                f"ef_search {ef}: {r['recall_at_1']} ({r['misses']} misses of {r['probes']})"
+                for ef, r in recall.items()
+            )
+        lines += [f"- {built}."]
+    return [*lines, ""] if lines else []
 
 
 def section_search_scale(data) -> list[str]:

@@ -272,16 +272,19 @@ FACEPASS_GATE_1N_MARGIN = env_float("FACEPASS_GATE_1N_MARGIN", 0.01)
 # 150 ms at 31,147, 500 ms at 155,048; the event's own index (ef_search 800): 3-8 ms up to
 # 15,571, 20 ms at 155,048. The index saves >= 10 ms from ~8,600 embeddings (was 20,000).
 FACEPASS_SEARCH_INDEX_MIN_ROWS = env_int("FACEPASS_SEARCH_INDEX_MIN_ROWS", 10_000, minimum=1)
-FACEPASS_HNSW_M = env_int("FACEPASS_HNSW_M", 16, minimum=4)
-FACEPASS_HNSW_EF_CONSTRUCTION = env_int("FACEPASS_HNSW_EF_CONSTRUCTION", 64, minimum=16)
+# m 32 / ef_construction 200 (were 16 / 64): on REAL faces as probes (benchmarks/gate_latency.py,
+# 2,968 celeba photos against a 100,000-holder gate gallery, dlib-resnet) m 16 / 64 reached
+# recall@1 only 0.9976 at ef_search 800 (0.9980 at the maximum, 1000), while m 32 / 200 had
+# 0 misses at 800 (1 at 400). Its build takes 55 s instead of 12 s at 100,000 embeddings.
+FACEPASS_HNSW_M = env_int("FACEPASS_HNSW_M", 32, minimum=4)
+FACEPASS_HNSW_EF_CONSTRUCTION = env_int("FACEPASS_HNSW_EF_CONSTRUCTION", 200, minimum=16)
 # maintenance_work_mem of each index build's session: a 100k-embedding graph needs ~100 MB, and
 # a build whose graph does not fit is several times slower.
 FACEPASS_INDEX_BUILD_MEMORY = env_str("FACEPASS_INDEX_BUILD_MEMORY", "256MB")
 # recall@1 against exact search, 3,000 probes, event of 155,048 embeddings, m 16 and
 # ef_construction 64 (two builds): ef_search 100: 0.9937; 200: 0.9980-0.9987; 400: 0.9983-0.9987;
 # 800: 0.9990-0.9993 at 17-20 ms (>= 0.9997 at every smaller event measured). 800 is the cheapest
-# value reaching 0.999 with these build settings (was 100). m 32 / ef_construction 128 reaches
-# it at ef_search 200 (12 ms) but builds 3.7 times slower (298 s instead of 80 s).
+# value reaching 0.999 with m 16 (was 100) on synthetic probes; real probes need m 32 (above).
 FACEPASS_HNSW_EF_SEARCH = env_int("FACEPASS_HNSW_EF_SEARCH", 800, minimum=10)
 FACEPASS_CONSENT_TEXT_VERSION = env_str("FACEPASS_CONSENT_TEXT_VERSION", "2026-11")
 # Registration links go out in the ticketing system's e-mail; two weeks covers the usual

@@ -13,6 +13,7 @@
 #   BENCH_SECONDS         measured window per model (concurrency); BENCH_CLIENTS clients
 #   BENCH_PHOTOS          queued photos per run (bulk enrollment)
 #   BENCH_MEMORY_PHOTOS   photos a worker enrolls before its memory is read
+#   BENCH_RECALL_PROBES   real photos whose HNSW top-1 is checked against exact (gate latency)
 #   BENCH_ONLY            subset of: gate_latency search_scale concurrency bulk_enrollment memory
 #   BENCH_MODELS          comma-separated model specs (default: the default model + baselines)
 #   BENCH_GATE_MODELS     models of the gate latency run (default: all compared ones with FULL=1,
@@ -36,10 +37,12 @@ if [ "$FULL" = 1 ]; then
   : "${BENCH_HOLDERS:=100000}" "${BENCH_REQUESTS:=200}" "${BENCH_ROWS:=100000}"
   : "${BENCH_TOTAL_ROWS:=1000000}" "${BENCH_QUERIES:=1000}" "${BENCH_SECONDS:=60}"
   : "${BENCH_PHOTOS:=10000}" "${BENCH_MEMORY_PHOTOS:=64}" "${BENCH_TRAIN_IMAGES:=}"
+  : "${BENCH_RECALL_PROBES:=3500}"
 else
   : "${BENCH_HOLDERS:=1000}" "${BENCH_REQUESTS:=20}" "${BENCH_ROWS:=5000}"
   : "${BENCH_TOTAL_ROWS:=20000}" "${BENCH_QUERIES:=100}" "${BENCH_SECONDS:=15}"
   : "${BENCH_PHOTOS:=96}" "${BENCH_MEMORY_PHOTOS:=16}" "${BENCH_TRAIN_IMAGES:=600}"
+  : "${BENCH_RECALL_PROBES:=200}"
 fi
 : "${BENCH_CLIENTS:=8}"
 BENCH_ONLY="${BENCH_ONLY:-gate_latency search_scale concurrency bulk_enrollment memory}"
@@ -90,8 +93,12 @@ if wanted gate_latency; then
     runtime=()
     [[ "$spec" == *+dlib-runtime ]] && runtime=(env FACEPASS_DLIB_RUNTIME=dlib)
     "$PY" benchmarks/stack.py activate "${spec%%+*}" >/dev/null
+    # The index's recall on real faces is a property of the default model's embeddings: checked
+    # once (the dlib-runtime run has the same embeddings).
+    recall=(--recall-probes "$BENCH_RECALL_PROBES")
+    [ "$spec" = default ] || recall=(--recall-probes 0)
     step "gate_latency-$spec" "${runtime[@]}" "${RUN[@]}" benchmarks/gate_latency.py \
-      --holders "$BENCH_HOLDERS" --requests "$BENCH_REQUESTS" \
+      --holders "$BENCH_HOLDERS" --requests "$BENCH_REQUESTS" "${recall[@]}" \
       --out "$RESULTS/gate_latency-$spec.json" >var/bench/logs/gate_latency-"$spec".out
   done
   "$PY" benchmarks/stack.py activate default >/dev/null
@@ -105,9 +112,12 @@ if wanted search_scale; then
     [ -n "$BENCH_TRAIN_IMAGES" ] && train=(--max-train-images "$BENCH_TRAIN_IMAGES")
     ladder=()
     [ "$FULL" = 1 ] || ladder=(--ladder "$(( BENCH_ROWS / 5 ))")
+    # Full size: the former build settings beside the current ones, at the product's ef_search.
+    builds=()
+    [ "$FULL" = 1 ] && builds=(--build 16:64,32:200 --ef-search 200,400,800)
     # A database of its own per size, so the small run never rebuilds the full-size gallery.
     search_db="${BENCH_SEARCH_DATABASE:-facepass_bench_search$([ "$FULL" = 1 ] || echo _small)}"
-    step search_scale "${RUN[@]}" benchmarks/search_scale.py "${train[@]}" "${ladder[@]}" \
+    step search_scale "${RUN[@]}" benchmarks/search_scale.py "${train[@]}" "${ladder[@]}" "${builds[@]}" \
       --database "$search_db" \
       --event-size "$BENCH_ROWS" --total-rows "$BENCH_TOTAL_ROWS" --queries "$BENCH_QUERIES" \
       --out "$RESULTS/search_scale.json" >var/bench/logs/search_scale.out
