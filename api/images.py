@@ -10,7 +10,7 @@ from django.conf import settings
 from rest_framework.exceptions import ValidationError
 
 from api.errors import ApiError
-from recognition.ml.imageio import ImageDecodeError, decode_image
+from recognition.ml.runtime.imageio import ImageDecodeError, decode_image
 
 DATA_URL_PREFIX = re.compile(r"^data:image/[\w.+-]+;base64,", re.IGNORECASE)
 DECODE_STATUS = {"too_large": 413, "too_many_pixels": 413}

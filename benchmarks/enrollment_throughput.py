@@ -18,9 +18,9 @@ from pathlib import Path
 # Runnable as a plain script from anywhere: the repository root holds the `recognition` package.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recognition.ml.cli import collect_images, detector_from_args, run_cli  # noqa: E402
-from recognition.ml.embed import add_embedder_arguments, embedder_from_args  # noqa: E402
-from recognition.ml.pipeline import FacePipeline  # noqa: E402
+from recognition.ml.runtime.pipeline import FacePipeline  # noqa: E402
+from recognition.ml.tools.cli import collect_images, detector_from_args, run_cli  # noqa: E402
+from recognition.ml.tools.embed import add_embedder_arguments, embedder_from_args  # noqa: E402
 
 WARMUP_PHOTOS = 8
 
@@ -32,6 +32,11 @@ def parse_args(argv, description):
     parser.add_argument("--n", type=int, default=200, help="photos to process")
     parser.add_argument("--batch", type=int, default=16, help="photos per pipeline call")
     parser.add_argument("--out", help="also write the JSON here")
+    # The ML core reads no environment; a benchmark takes `make`'s model settings as defaults.
+    parser.set_defaults(
+        yunet_model=os.environ.get("FACEPASS_YUNET_MODEL") or None,
+        dlib_runtime=os.environ.get("FACEPASS_DLIB_RUNTIME", "onnx"),
+    )
     return parser.parse_args(argv)
 
 

@@ -47,8 +47,8 @@ def image_paths(data: Path, n: int) -> list[Path]:
 
 
 def model_row(spec: str):
-    from recognition.ml.artifacts import read_metadata
-    from recognition.ml.embedders.dlib_resnet import default_metadata
+    from recognition.ml.runtime.artifacts import read_metadata
+    from recognition.ml.runtime.embedders.dlib_resnet import default_metadata
     from recognition.services import embedding_model_register
 
     name, _, artifact = spec.partition("=")

@@ -161,7 +161,13 @@ def mobilenet_artifact() -> Path:
             SHARED / "models" / "mobilenet_v2_100_224_feature_vector"
         )
         print(f"[bench] writing an untrained MobileNetV2 artifact to {out}", file=sys.stderr)
-        cmd = [sys.executable, "-m", "recognition.ml.make_untrained_artifact", "--out", str(out)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "recognition.ml.training.make_untrained_artifact",
+            "--out",
+            str(out),
+        ]
         subprocess.run([*cmd, "--backbone", backbone], cwd=ROOT, check=True)
     return out
 
@@ -178,7 +184,7 @@ def artifact_for(spec: str) -> Path:
 
 def compared_specs() -> list[str]:
     """The default model first, then the baselines it is not already: dlib-resnet, MobileNetV2."""
-    from recognition.ml.artifacts import read_metadata
+    from recognition.ml.runtime.artifacts import read_metadata
 
     default_kind = read_metadata(default_artifact())["embedder"]
     specs = ["default"]
@@ -192,7 +198,7 @@ def compared_specs() -> list[str]:
 
 def activate(spec: str):
     """Register and activate a model in the benchmark database; returns (model, info)."""
-    from recognition.ml.artifacts import read_metadata
+    from recognition.ml.runtime.artifacts import read_metadata
     from recognition.services import (
         embedding_model_activate,
         embedding_model_register,

@@ -23,8 +23,8 @@ from enrollment_throughput import (  # noqa: E402
     setup,
 )
 
-from recognition.ml.cli import run_cli  # noqa: E402
-from recognition.ml.pipeline import STAGES  # noqa: E402
+from recognition.ml.runtime.pipeline import STAGES  # noqa: E402
+from recognition.ml.tools.cli import run_cli  # noqa: E402
 
 
 def summarise(values: list[float]) -> dict[str, float]:

@@ -24,7 +24,7 @@ from events.services import (
     checkin_record,
 )
 from recognition.gate import GateUnavailable, gate_decide
-from recognition.ml.imageio import ImageDecodeError, image_size_check
+from recognition.ml.runtime.imageio import ImageDecodeError, image_size_check
 from recognition.selectors import NoActiveModel
 
 MAX_FRAMES = 3

@@ -231,6 +231,10 @@ FACEPASS_BACKBONE_HANDLE = env_str(
     "https://tfhub.dev/google/tf2-preview/mobilenet_v2/feature_vector/4",
 )
 FACEPASS_MODEL_CACHE_DIR = env_path("FACEPASS_MODEL_CACHE_DIR", BASE_DIR / "var" / "model_cache")
+# dlib-resnet's network on onnxruntime (same output within 1e-6, ~3 ms a face) or dlib's own code.
+FACEPASS_DLIB_RUNTIME = env_choice("FACEPASS_DLIB_RUNTIME", "onnx", ("onnx", "dlib"))
+# One thread: worker processes are scaled by count, and one face is ~3 ms anyway.
+FACEPASS_ONNX_THREADS = env_int("FACEPASS_ONNX_THREADS", 1, minimum=1)
 FACEPASS_UPLOAD_MAX_BYTES = env_int("FACEPASS_UPLOAD_MAX_BYTES", 8 * 1024 * 1024, minimum=1024)
 FACEPASS_UPLOAD_MAX_PIXELS = env_int("FACEPASS_UPLOAD_MAX_PIXELS", 40_000_000, minimum=10_000)
 # Non-file request bodies (JSON with a base64 photo) may be as large as the largest photo in

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from attendees.models import EnrollmentPhoto
 from recognition import inference
-from recognition.ml.pipeline import FaceResult
-from recognition.ml.quality import QualityVerdict
+from recognition.ml.runtime.pipeline import FaceResult
+from recognition.ml.runtime.quality import QualityVerdict
 from recognition.search_index import event_search_index_ensure
 from recognition.selectors import active_model, photos_missing_embedding, photos_with_lost_tasks
 from recognition.services import (

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 from dataclasses import fields
 from pathlib import Path
 
 from django.conf import settings
 
-from recognition.ml.pipeline import FacePipeline, FaceResult
-from recognition.ml.quality import QualityThresholds
+from recognition.ml.runtime.config import RuntimeConfig
+from recognition.ml.runtime.pipeline import FacePipeline, FaceResult
+from recognition.ml.runtime.quality import QualityThresholds
 from recognition.models import EmbeddingModel
 
 logger = logging.getLogger(__name__)
@@ -53,25 +53,32 @@ def _publish_detector(detector) -> None:
 
 
 def get_detector():
-    from recognition.ml.detection import get_detector as load_detector
+    from recognition.ml.runtime.detection import get_detector as load_detector
 
-    detector = load_detector(
-        settings.FACEPASS_DETECTOR,
-        settings.FACEPASS_YUNET_MODEL or None,
-        str(settings.FACEPASS_MODEL_CACHE_DIR),
-    )
+    config = runtime_config()
+    detector = load_detector(config.detector, config.yunet_model, config.cache_dir)
     _publish_detector(detector)
     return detector
 
 
+def runtime_config() -> RuntimeConfig:
+    """The ML core knows no settings: everything it is configured with comes from here."""
+    return RuntimeConfig(
+        detector=settings.FACEPASS_DETECTOR,
+        yunet_model=settings.FACEPASS_YUNET_MODEL or None,
+        cache_dir=str(settings.FACEPASS_MODEL_CACHE_DIR),
+        backbone_handle=settings.FACEPASS_BACKBONE_HANDLE,
+        dlib_runtime=settings.FACEPASS_DLIB_RUNTIME,
+        onnx_threads=settings.FACEPASS_ONNX_THREADS,
+    )
+
+
 @functools.lru_cache(maxsize=4)
 def _pipeline(kind: str, artifact: str | None, label: str) -> FacePipeline:
-    from recognition.ml.embedders import load_embedder
+    from recognition.ml.runtime.embedders import load_embedder
 
     logger.info("loading face model %s (%s)", label, kind)
-    # The ML core knows no settings: the converted dlib ONNX goes to the configured cache.
-    os.environ.setdefault("FACEPASS_MODEL_CACHE_DIR", str(settings.FACEPASS_MODEL_CACHE_DIR))
-    embedder = load_embedder(kind, artifact, settings.FACEPASS_BACKBONE_HANDLE)
+    embedder = load_embedder(kind, artifact, runtime_config())
     return FacePipeline(
         get_detector(),
         embedder,

@@ -16,8 +16,8 @@ from attendees.services import ticket_holder_refresh_status
 from audit.models import AuditEntry
 from audit.services import audit_record
 from events.services import files_delete_on_commit
-from recognition.ml.pipeline import FaceResult
-from recognition.ml.quality import QualityVerdict
+from recognition.ml.runtime.pipeline import FaceResult
+from recognition.ml.runtime.quality import QualityVerdict
 from recognition.models import EmbeddingModel, FaceEmbedding
 from recognition.selectors import model_threshold, nearest_holders
 from webhooks.services import enrollment_photo_webhook_emit

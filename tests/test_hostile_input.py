@@ -23,7 +23,7 @@ from attendees.models import EnrollmentPhoto, TicketHolder
 from attendees.registration_links import registration_path
 from recognition.enrollment import enrollment_process
 from recognition.inference import embed_largest_face
-from recognition.ml.imageio import ImageDecodeError, decode_image, image_size_check
+from recognition.ml.runtime.imageio import ImageDecodeError, decode_image, image_size_check
 from recognition.models import FaceEmbedding
 from tests.api.conftest import api_client, assert_error, b64
 from tests.faces import consenting_holder, stored_photo, val_photo

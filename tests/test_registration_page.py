@@ -17,7 +17,7 @@ from attendees.services import ticket_holder_create, ticket_holder_update
 from events.models import Event
 from events.services import event_set_status
 from recognition.enrollment import enrollment_process
-from recognition.ml.quality import MESSAGES
+from recognition.ml.runtime.quality import MESSAGES
 from recognition.models import FaceEmbedding
 from tests.conftest import make_event
 from tests.faces import blank_jpeg, consenting_holder, val_photo

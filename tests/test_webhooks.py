@@ -20,8 +20,8 @@ from django.utils import timezone
 from attendees.services import ticket_holder_create, ticket_holder_record_consent
 from events.services import checkin_record
 from recognition.gate import GateOutcome
-from recognition.ml.pipeline import FaceResult
-from recognition.ml.quality import QualityVerdict
+from recognition.ml.runtime.pipeline import FaceResult
+from recognition.ml.runtime.quality import QualityVerdict
 from recognition.services import enrollment_photo_record_result
 from tests.faces import blank_jpeg, stored_photo
 from webhooks.models import WebhookDelivery, WebhookEndpoint

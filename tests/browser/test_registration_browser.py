@@ -15,7 +15,7 @@ from attendees.models import EnrollmentPhoto, TicketHolder
 from attendees.registration_links import registration_path
 from attendees.services import ticket_holder_create
 from events.models import CheckIn, Gate
-from recognition.ml.quality import MESSAGES
+from recognition.ml.runtime.quality import MESSAGES
 from recognition.models import FaceEmbedding
 from tests.browser.gate_checks import check, expect_result, expect_thumbnail
 from tests.faces import val_photo

@@ -47,35 +47,35 @@ def photo_path(val_photos) -> Path:
 
 @pytest.fixture(scope="session")
 def photo(photo_path) -> np.ndarray:
-    from recognition.ml.imageio import read_image_file
+    from recognition.ml.runtime.imageio import read_image_file
 
     return read_image_file(photo_path)
 
 
 @pytest.fixture(scope="session")
 def yunet(yunet_model_path):
-    from recognition.ml.detection import YuNetDetector
+    from recognition.ml.runtime.detection import YuNetDetector
 
     return YuNetDetector(yunet_model_path)
 
 
 @pytest.fixture(scope="session")
 def dlib_embedder():
-    from recognition.ml.embedders import load_embedder
+    from recognition.ml.runtime.embedders import load_embedder
 
     return load_embedder("dlib-resnet")
 
 
 @pytest.fixture(scope="session")
 def untrained_artifact(tmp_path_factory, backbone_handle) -> Path:
-    from recognition.ml.embedders.mobilenet import create_untrained_artifact
+    from recognition.ml.runtime.embedders.mobilenet import create_untrained_artifact
 
     return create_untrained_artifact(tmp_path_factory.mktemp("artifact") / "mnv2", backbone_handle)
 
 
 @pytest.fixture(scope="session")
 def mobilenet_embedder(untrained_artifact):
-    from recognition.ml.embedders import load_embedder
+    from recognition.ml.runtime.embedders import load_embedder
 
     return load_embedder("mobilenetv2-siamese", str(untrained_artifact))
 

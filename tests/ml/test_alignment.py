@@ -1,7 +1,7 @@
 import cv2
 import numpy as np
 
-from recognition.ml.alignment import align_face, template_for, umeyama_similarity
+from recognition.ml.runtime.alignment import align_face, template_for, umeyama_similarity
 
 
 def test_umeyama_recovers_a_known_similarity_transform():

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from recognition.ml.artifacts import (
+from recognition.ml.runtime.artifacts import (
     ArtifactError,
     far_key,
     read_metadata,
@@ -10,7 +10,7 @@ from recognition.ml.artifacts import (
     write_metadata,
     write_thresholds,
 )
-from recognition.ml.embedders.dlib_resnet import default_metadata
+from recognition.ml.runtime.embedders.dlib_resnet import default_metadata
 
 
 def test_metadata_round_trips_and_thresholds_are_replaced(tmp_path):
@@ -50,7 +50,7 @@ def test_the_shipped_mobilenet_artifact_serves_without_the_backbone_handle(monke
 
     import numpy as np
 
-    from recognition.ml.embedders.mobilenet import MobileNetV2SiameseEmbedder
+    from recognition.ml.runtime.embedders.mobilenet import MobileNetV2SiameseEmbedder
 
     artifact = Path(__file__).resolve().parents[2] / "recognition/artifacts/mobilenetv2-siamese"
     size = sum(p.stat().st_size for p in artifact.rglob("*") if p.is_file())

@@ -12,8 +12,11 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_module(module, *args, env):
+    # The tools read no environment: the local model files come as flags.
+    flags = ["--yunet-model", env["FACEPASS_YUNET_MODEL"]]
+    flags += ["--backbone-handle", env["FACEPASS_BACKBONE_HANDLE"]]
     return subprocess.run(
-        [sys.executable, "-m", module, *map(str, args)],
+        [sys.executable, "-m", module, *map(str, args), *flags],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
@@ -25,7 +28,13 @@ def run_module(module, *args, env):
 def test_embed_cli_writes_one_row_per_image_found_in_directories(tiny_dataset, tmp_path, cli_env):
     out = tmp_path / "faces.npz"
     done = run_module(
-        "recognition.ml.embed", "--embedder", "dlib-resnet", "--out", out, tiny_dataset, env=cli_env
+        "recognition.ml.tools.embed",
+        "--embedder",
+        "dlib-resnet",
+        "--out",
+        out,
+        tiny_dataset,
+        env=cli_env,
     )
     assert done.returncode == 0, done.stderr
     data = np.load(out)
@@ -41,7 +50,7 @@ def test_embed_cli_with_mobilenet_uses_the_artifact(
     out = tmp_path / "faces.npz"
     one = next(iter(val_photos.values()))[0]
     done = run_module(
-        "recognition.ml.embed",
+        "recognition.ml.tools.embed",
         "--embedder",
         "mobilenetv2-siamese",
         "--model",
@@ -61,7 +70,7 @@ def test_embed_cli_without_a_mobilenet_model_explains_how_to_make_one(
     tmp_path, cli_env, photo_path
 ):
     done = run_module(
-        "recognition.ml.embed",
+        "recognition.ml.tools.embed",
         "--embedder",
         "mobilenetv2-siamese",
         "--out",
@@ -76,7 +85,7 @@ def test_embed_cli_without_a_mobilenet_model_explains_how_to_make_one(
 def test_an_unreadable_input_fails_with_one_line_and_exit_code_2(tmp_path, cli_env):
     missing = tmp_path / "nowhere.jpg"
     done = run_module(
-        "recognition.ml.embed",
+        "recognition.ml.tools.embed",
         "--embedder",
         "dlib-resnet",
         "--out",
@@ -96,7 +105,7 @@ def test_a_broken_image_inside_a_directory_is_warned_about_and_counted_as_no_fac
     (tmp_path / "imgs" / "b.jpg").write_bytes(b"not a jpeg")
     out = tmp_path / "x.npz"
     done = run_module(
-        "recognition.ml.embed",
+        "recognition.ml.tools.embed",
         "--embedder",
         "dlib-resnet",
         "--out",
@@ -113,7 +122,7 @@ def test_evaluate_cli_reports_pairs_metrics_and_writes_thresholds(tiny_dataset, 
     report_path, plot = tmp_path / "report.json", tmp_path / "roc.png"
     artifact = tmp_path / "dlib-artifact"
     done = run_module(
-        "recognition.ml.evaluate",
+        "recognition.ml.tools.evaluate",
         "--data",
         tiny_dataset,
         "--embedder",
@@ -140,7 +149,7 @@ def test_evaluate_cli_reports_pairs_metrics_and_writes_thresholds(tiny_dataset, 
 
 def test_evaluate_cli_on_a_missing_directory_fails_cleanly(tmp_path, cli_env):
     done = run_module(
-        "recognition.ml.evaluate",
+        "recognition.ml.tools.evaluate",
         "--data",
         tmp_path / "none",
         "--embedder",

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from recognition.ml.detection import (
+from recognition.ml.runtime.detection import (
     YUNET_SHA256,
     DlibHogDetector,
     get_detector,
@@ -79,7 +79,7 @@ def test_a_download_with_the_wrong_checksum_is_deleted_and_refused(tmp_path, mon
     server = http.server.HTTPServer(("127.0.0.1", 0), WrongFile)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_port}/yunet.onnx"
-    monkeypatch.setattr("recognition.ml.detection.YUNET_URL", url)
+    monkeypatch.setattr("recognition.ml.runtime.detection.YUNET_URL", url)
     try:
         with pytest.raises(ValueError, match=YUNET_SHA256):
             resolve_yunet_model(None, tmp_path)

@@ -1,4 +1,4 @@
-"""dlib's ResNet face descriptor converted to ONNX (recognition.ml.dlib_onnx) against dlib."""
+"""dlib's ResNet face descriptor converted to ONNX (recognition.ml.dlib.onnx) against dlib."""
 
 from pathlib import Path
 
@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from recognition.ml import dlib_onnx
-from recognition.ml.dlib_models import dlib_model_path
-from recognition.ml.dlib_onnx import DlibModelFormatError, DlibResNetOnnx, dlib_resnet_weights
+from recognition.ml.dlib import onnx as dlib_onnx
+from recognition.ml.dlib.models import dlib_model_path
+from recognition.ml.dlib.onnx import DlibModelFormatError, DlibResNetOnnx, dlib_resnet_weights
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def dlib_descriptor(dat_path):
 @pytest.fixture(scope="module")
 def aligned_chips(val_photos, yunet, dlib_embedder) -> np.ndarray:
     """Chips cut exactly as production does: YuNet box, dlib 5-point alignment, get_face_chip."""
-    from recognition.ml.imageio import read_image_file
+    from recognition.ml.runtime.imageio import read_image_file
 
     chips = []
     for paths in val_photos.values():

@@ -1,14 +1,14 @@
 import numpy as np
 import pytest
 
-from recognition.ml.artifacts import ArtifactError, read_metadata
-from recognition.ml.embedders import load_embedder
+from recognition.ml.runtime.artifacts import ArtifactError, read_metadata
+from recognition.ml.runtime.embedders import load_embedder
 
 
 @pytest.fixture(scope="module")
 def faces(val_photos, yunet):
     """Three photos: two of one person, one of another, each with its largest face."""
-    from recognition.ml.imageio import read_image_file
+    from recognition.ml.runtime.imageio import read_image_file
 
     names = sorted(val_photos)
     paths = [val_photos[names[0]][0], val_photos[names[0]][1], val_photos[names[1]][0]]
@@ -80,7 +80,7 @@ def test_an_artifact_reloads_without_its_backbone_and_embeds_identically(
 ):
     import shutil
 
-    from recognition.ml.embedders.mobilenet import MobileNetV2SiameseEmbedder
+    from recognition.ml.runtime.embedders.mobilenet import MobileNetV2SiameseEmbedder
 
     moved = tmp_path / "artifact"
     shutil.copytree(untrained_artifact, moved)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from recognition.ml.imageio import ImageDecodeError, decode_image, fit_longest_side
+from recognition.ml.runtime.imageio import ImageDecodeError, decode_image, fit_longest_side
 
 
 def jpeg_bytes(array_rgb: np.ndarray, exif=None) -> bytes:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from recognition.ml.metrics import (
+from recognition.ml.tools.metrics import (
     equal_error_rate,
     pair_scores,
     rank1_identification,

@@ -1,7 +1,7 @@
 import cv2
 import numpy as np
 
-from recognition.ml.pipeline import FacePipeline
+from recognition.ml.runtime.pipeline import FacePipeline
 
 
 def test_enrollment_embeds_accepted_photos_and_explains_the_rest(yunet, dlib_embedder, photo):

@@ -4,8 +4,8 @@ import cv2
 import numpy as np
 import pytest
 
-from recognition.ml.detection import DetectedFace
-from recognition.ml.quality import MESSAGES, QualityThresholds, assess_quality, yaw_ratio
+from recognition.ml.runtime.detection import DetectedFace
+from recognition.ml.runtime.quality import MESSAGES, QualityThresholds, assess_quality, yaw_ratio
 
 
 def verdict_for(image, yunet):
@@ -73,7 +73,7 @@ def test_a_face_turned_to_profile_is_not_frontal(photo, yunet):
 
 
 def test_a_real_profile_photo_is_not_frontal(val_dir, yunet):
-    from recognition.ml.imageio import read_image_file
+    from recognition.ml.runtime.imageio import read_image_file
 
     # One of the val photos the quality report lists as a profile (yaw ratio about 1.4).
     verdict = verdict_for(read_image_file(val_dir / "7204" / "128794.jpg"), yunet)

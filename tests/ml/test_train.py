@@ -10,8 +10,8 @@ import os
 import numpy as np
 import pytest
 
-from recognition.ml import train_io
-from recognition.ml.train_data import FaceSet, fixed_batches, load_faces, pk_batch
+from recognition.ml.training import run_files as train_io
+from recognition.ml.training.data import FaceSet, fixed_batches, load_faces, pk_batch
 
 TRAIN_IDENTITIES = 4
 VAL_IDENTITIES = 5  # 5 x 4 faces: 160 impostor pairs, enough for a FAR 1e-2 threshold
@@ -29,7 +29,7 @@ def link_subset(source, target, identities: int, images: int):
 
 
 @pytest.fixture(scope="module")
-def folders(tmp_path_factory, shared_dir):
+def folders(tmp_path_factory, shared_dir, yunet_model_path, backbone_handle):
     root = tmp_path_factory.mktemp("train")
     dev = shared_dir / "datasets" / "celeba-dev"
     return {
@@ -37,20 +37,9 @@ def folders(tmp_path_factory, shared_dir):
         "val": link_subset(dev / "val", root / "val", VAL_IDENTITIES, VAL_IMAGES),
         "cache": root / "cache",
         "root": root,
+        "yunet": str(yunet_model_path),
+        "backbone": backbone_handle,
     }
-
-
-@pytest.fixture(scope="module", autouse=True)
-def train_env(yunet_model_path, backbone_handle):
-    saved = {k: os.environ.get(k) for k in ("FACEPASS_YUNET_MODEL", "FACEPASS_BACKBONE_HANDLE")}
-    os.environ["FACEPASS_YUNET_MODEL"] = str(yunet_model_path)
-    os.environ["FACEPASS_BACKBONE_HANDLE"] = backbone_handle
-    yield
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
 
 
 class NoDetector:
@@ -69,7 +58,8 @@ def common_args(folders, out, *extra):
     return [
         "--data", str(folders["train"]), "--val", str(folders["val"]), "--out", str(out),
         "--cache-dir", str(folders["cache"]), "--steps-per-epoch", "2", "--batch-p", "3",
-        "--batch-k", "2", "--quiet", *extra,
+        "--batch-k", "2", "--quiet", "--yunet-model", folders["yunet"],
+        "--backbone", folders["backbone"], *extra,
     ]  # fmt: skip
 
 
@@ -109,7 +99,7 @@ def test_pk_batches():
 
 
 def test_losses_separate_easy_from_hard():
-    from recognition.ml.train_models import LOSSES, tensorflow
+    from recognition.ml.training.networks import LOSSES, tensorflow
 
     tf, _ = tensorflow()
     labels = tf.constant([0, 0, 1, 1])
@@ -120,7 +110,7 @@ def test_losses_separate_easy_from_hard():
 
 
 def fixed_batch_losses(model, loss_name, crops, labels, steps, lr):
-    from recognition.ml.train_models import LOSSES, make_train_step, tensorflow
+    from recognition.ml.training.networks import LOSSES, make_train_step, tensorflow
 
     tf, keras = tensorflow()
     optimizer = keras.optimizers.Adam(learning_rate=lr)
@@ -137,7 +127,7 @@ def tiny_batch(folders, yunet, size):
 
 
 def test_contrastive_cnn_loss_falls_on_a_fixed_batch(folders, yunet):
-    from recognition.ml.train_models import build_contrastive_cnn, tensorflow
+    from recognition.ml.training.networks import build_contrastive_cnn, tensorflow
 
     tensorflow()[1].utils.set_random_seed(0)
     crops, labels = tiny_batch(folders, yunet, 100)
@@ -146,9 +136,9 @@ def test_contrastive_cnn_loss_falls_on_a_fixed_batch(folders, yunet):
 
 
 def test_contrastive_cnn_trains_resumes_and_reloads(folders, yunet_model_path):
-    from recognition.ml.cli import CliError
-    from recognition.ml.train import train
-    from recognition.ml.train_models import embed_crops
+    from recognition.ml.tools.cli import CliError
+    from recognition.ml.training.networks import embed_crops
+    from recognition.ml.training.train import train
 
     out = folders["root"] / "cnn"
     args = common_args(folders, out, "--arch", "contrastive-cnn")
@@ -172,8 +162,8 @@ def test_contrastive_cnn_trains_resumes_and_reloads(folders, yunet_model_path):
     np.testing.assert_allclose(
         embed_crops(reloaded, val.crops), embed_crops(run.model, val.crops), atol=1e-5
     )
-    from recognition.ml.artifacts import read_metadata
-    from recognition.ml.embedders.contrastive import ContrastiveCnnEmbedder
+    from recognition.ml.runtime.artifacts import read_metadata
+    from recognition.ml.runtime.embedders.contrastive import ContrastiveCnnEmbedder
 
     read_metadata(out)  # validates: contrastive-cnn is a known artifact kind
     served = ContrastiveCnnEmbedder(out).embed(val.crops[:3])
@@ -183,8 +173,8 @@ def test_contrastive_cnn_trains_resumes_and_reloads(folders, yunet_model_path):
 
 
 def test_mobilenet_learns_resumes_into_fine_tuning_and_serves(folders, yunet_model_path):
-    from recognition.ml.embedders.mobilenet import MobileNetV2SiameseEmbedder
-    from recognition.ml.train import Run, load_sets, parse_args, recipe_for, train
+    from recognition.ml.runtime.embedders.mobilenet import MobileNetV2SiameseEmbedder
+    from recognition.ml.training.train import Run, load_sets, parse_args, recipe_for, train
 
     out = folders["root"] / "mnv2"
     args = common_args(folders, out, "--arch", "mobilenetv2-triplet", "--epochs", "1")
@@ -220,9 +210,9 @@ def test_mobilenet_learns_resumes_into_fine_tuning_and_serves(folders, yunet_mod
 
 
 def test_teacher_embeddings_are_dlib_descriptors_of_the_same_faces_and_cached(folders, yunet):
-    from recognition.ml.embedders.dlib_resnet import DlibResNetEmbedder
-    from recognition.ml.imageio import read_image_file
-    from recognition.ml.train_teacher import teacher_cache_path, teacher_embeddings
+    from recognition.ml.runtime.embedders.dlib_resnet import DlibResNetEmbedder
+    from recognition.ml.runtime.imageio import read_image_file
+    from recognition.ml.training.teacher import teacher_cache_path, teacher_embeddings
 
     faces = load_faces(folders["train"], yunet, 100, 0.15, 2, folders["cache"], False)
     vectors = teacher_embeddings(faces, yunet, progress=False)
@@ -237,7 +227,7 @@ def test_teacher_embeddings_are_dlib_descriptors_of_the_same_faces_and_cached(fo
 
 
 def test_distillation_pulls_embeddings_towards_the_teacher():
-    from recognition.ml.train_models import distillation_loss, make_train_step, tensorflow
+    from recognition.ml.training.networks import distillation_loss, make_train_step, tensorflow
 
     tf, keras = tensorflow()
     keras.utils.set_random_seed(0)

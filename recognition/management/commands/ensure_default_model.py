@@ -3,7 +3,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from recognition.ml.artifacts import read_metadata
+from recognition.ml.runtime.artifacts import read_metadata
 from recognition.models import EmbeddingModel
 from recognition.services import (
     embedding_model_activate,

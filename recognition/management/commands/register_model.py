@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from recognition.ml.artifacts import ArtifactError, read_metadata
+from recognition.ml.runtime.artifacts import ArtifactError, read_metadata
 from recognition.services import (
     embedding_model_activate,
     embedding_model_register,

@@ -3,13 +3,13 @@ import argparse
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from recognition.ml.cli import CliError
+from recognition.ml.tools.cli import CliError
 
 
 class Command(BaseCommand):
     help = (
-        "Train a face model with recognition.ml.train and optionally register it. Training "
-        "options follow `--`, e.g. manage.py train_model --register -- --arch "
+        "Train a face model with recognition.ml.training.train and optionally register it. "
+        "Training options follow `--`, e.g. manage.py train_model --register -- --arch "
         "mobilenetv2-triplet --data DIR --val DIR --out DIR"
     )
 
@@ -25,11 +25,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "train_args",
             nargs=argparse.REMAINDER,
-            help="options of python -m recognition.ml.train (see its --help)",
+            help="options of python -m recognition.ml.training.train (see its --help)",
         )
 
     def handle(self, *args, register, activate, train_args, **options):
-        from recognition.ml.train import train
+        from recognition.ml.training.train import train
 
         if train_args[:1] == ["--"]:
             train_args = train_args[1:]

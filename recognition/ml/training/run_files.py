@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from recognition.ml import artifacts
+from recognition.ml.runtime import artifacts
 
 logger = logging.getLogger(__name__)
 CHECKPOINT_DIR = "checkpoint"
@@ -102,16 +102,17 @@ def plot_history(history: list[dict], out_path: Path) -> None:
 
 def export_model(model, out: Path) -> None:
     """The whole model as a SavedModel in OUT/model, like create_untrained_artifact."""
-    from recognition.ml.embedders.mobilenet import MODEL_DIR
+    from recognition.ml.runtime.embedders.mobilenet import MODEL_DIR
 
     model.save(out / MODEL_DIR, save_format="tf", include_optimizer=False)
 
 
 def load_model(out: str | Path):
     """The exported tf-keras model of any training artifact (the hub layer registered)."""
-    from recognition.ml.embedders.mobilenet import MODEL_DIR, _tensorflow
+    from recognition.ml.keras_compat import tensorflow_modules
+    from recognition.ml.runtime.embedders.mobilenet import MODEL_DIR
 
-    _, keras, hub = _tensorflow()
+    _, keras, hub = tensorflow_modules()
     return keras.models.load_model(
         Path(out) / MODEL_DIR, custom_objects={"KerasLayer": hub.KerasLayer}, compile=False
     )

@@ -8,31 +8,29 @@ would have drawn (YUNET_BOX_SHIFT, measured: ROC AUC 0.9934 -> 0.9950 on half of
 The descriptor is L2-normalised so cosine similarity applies
 (dlib's usual Euclidean distance 0.6 on raw descriptors is not used).
 
-The network itself runs on onnxruntime by default (recognition.ml.dlib_onnx: the same weights,
+The network itself runs on onnxruntime by default (recognition.ml.dlib.onnx: the same weights,
 equal to dlib's output within 1e-6, ~3 ms a face instead of ~57 ms with the BLAS-less dlib-bin
 wheel), so embeddings and thresholds are the same model version either way.
-FACEPASS_DLIB_RUNTIME=dlib runs dlib's own code (the baseline of the benchmarks); if onnxruntime
-cannot load, the embedder falls back to it with a warning.
+runtime="dlib" runs dlib's own code (the baseline of the benchmarks); if onnxruntime cannot
+load, the embedder falls back to it with a warning.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
-import os
-import tempfile
 from typing import Any
 
 import numpy as np
 
-from recognition.ml.detection import DetectedFace
-from recognition.ml.dlib_models import dlib_model_path
-from recognition.ml.embedders.base import Embedder
+from recognition.ml.dlib.models import dlib_model_path
+from recognition.ml.runtime.config import DLIB_RUNTIMES, default_cache_dir
+from recognition.ml.runtime.detection import DetectedFace
+from recognition.ml.runtime.embedders.base import Embedder
 
 logger = logging.getLogger(__name__)
 
 NAME = "dlib-resnet"
-RUNTIMES = ("onnx", "dlib")
 # Centre shift (in box heights) taking a YuNet box to dlib's square box of the same width.
 YUNET_BOX_SHIFT = 0.06
 DEFAULT_METADATA: dict[str, Any] = {
@@ -44,7 +42,7 @@ DEFAULT_METADATA: dict[str, Any] = {
     "alignment_template": "dlib-5pt-face-chip",
     "dimensions": 128,
     # Cosine-similarity thresholds measured on celeba-dev/val (1057 faces, 545,262 impostor pairs)
-    # with YuNet: python -m recognition.ml.evaluate --embedder dlib-resnet --write-thresholds.
+    # with YuNet: python -m recognition.ml.tools.evaluate --embedder dlib-resnet --write-thresholds.
     # An artifact directory written that way overrides these.
     "thresholds": {"1e-2": 0.91435, "1e-3": 0.93005, "1e-4": 0.94081},
     "metrics": {
@@ -72,16 +70,18 @@ def dlib_style_box(face: DetectedFace) -> tuple[float, float, float, float]:
     return centre_x - w / 2, centre_y - w / 2, w, w
 
 
-def model_cache_dir() -> str:
-    return os.environ.get("FACEPASS_MODEL_CACHE_DIR") or os.path.join(
-        tempfile.gettempdir(), "facepass-model-cache"
-    )
-
-
 class DlibResNetEmbedder(Embedder):
-    def __init__(self, metadata: dict[str, Any] | None = None, runtime: str | None = None):
+    def __init__(
+        self,
+        metadata: dict[str, Any] | None = None,
+        runtime: str = "onnx",
+        threads: int = 1,
+        cache_dir: str | None = None,
+    ):
         import dlib
 
+        if runtime not in DLIB_RUNTIMES:
+            raise ValueError(f"dlib runtime must be one of {DLIB_RUNTIMES}, not {runtime!r}")
         self.metadata = metadata or default_metadata()
         self.name = NAME
         self.version = self.metadata["version"]
@@ -90,21 +90,16 @@ class DlibResNetEmbedder(Embedder):
         self._dlib = dlib
         self._predictor = dlib.shape_predictor(dlib_model_path("shape_predictor_5_face_landmarks"))
         weights = dlib_model_path("dlib_face_recognition_resnet_model_v1")
-        self.runtime = runtime or os.environ.get("FACEPASS_DLIB_RUNTIME", "onnx")
-        if self.runtime not in RUNTIMES:
-            raise ValueError(
-                f"FACEPASS_DLIB_RUNTIME must be one of {RUNTIMES}, not {self.runtime!r}"
-            )
-        self._onnx = self._load_onnx(weights) if self.runtime == "onnx" else None
+        self.runtime = runtime
+        onnx_cache = cache_dir or default_cache_dir()
+        self._onnx = self._load_onnx(weights, onnx_cache, threads) if runtime == "onnx" else None
         self._model = dlib.face_recognition_model_v1(weights) if self._onnx is None else None
 
-    def _load_onnx(self, weights: str):
-        from recognition.ml.dlib_onnx import DlibResNetOnnx
+    def _load_onnx(self, weights: str, cache_dir: str, threads: int):
+        from recognition.ml.dlib.onnx import DlibResNetOnnx
 
-        # One thread: worker processes are scaled by count, and one face is ~3 ms anyway.
-        threads = int(os.environ.get("FACEPASS_ONNX_THREADS", "1"))
         try:
-            return DlibResNetOnnx(weights, model_cache_dir(), threads=threads)
+            return DlibResNetOnnx(weights, cache_dir, threads=threads)
         except (ImportError, OSError, ValueError, RuntimeError) as exc:
             logger.warning("onnxruntime unavailable (%s); dlib-resnet runs on dlib itself", exc)
             self.runtime = "dlib"

@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass, field
 import cv2
 import numpy as np
 
-from recognition.ml.alignment import align_face
-from recognition.ml.detection import DetectedFace
+from recognition.ml.runtime.alignment import align_face
+from recognition.ml.runtime.detection import DetectedFace
 
 # Side of the aligned grey crop the image measures are taken on: a fixed size makes sharpness
 # comparable between small and large faces.
@@ -19,7 +19,7 @@ CLIPPED_LEVEL = 250
 
 @dataclass(frozen=True)
 class QualityThresholds:
-    """Defaults tuned on celeba-dev/val with `python -m recognition.ml.quality_report` so that
+    """Defaults tuned on celeba-dev/val with `python -m recognition.ml.tools.quality_report` so that
     under 3% of those in-the-wild photos are refused, each for a visible fault (see that module).
     Enrollment photos from phones are far larger, so the size limit rarely bites there."""
 

@@ -21,7 +21,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from recognition.ml.imageio import fit_longest_side
+from recognition.ml.runtime.config import default_cache_dir
+from recognition.ml.runtime.imageio import fit_longest_side
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ class DlibHogDetector(FaceDetector):
     def __init__(self, upsample_below: int = 640):
         import dlib
 
-        from recognition.ml.dlib_models import dlib_model_path
+        from recognition.ml.dlib.models import dlib_model_path
 
         self._detector = dlib.get_frontal_face_detector()
         self._predictor = dlib.shape_predictor(dlib_model_path("shape_predictor_5_face_landmarks"))
@@ -213,11 +214,6 @@ def resolve_yunet_model(configured_path: str | Path | None, cache_dir: Path) -> 
     finally:
         partial.unlink(missing_ok=True)
     return cached
-
-
-def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "facepass"
 
 
 @functools.cache

@@ -10,15 +10,16 @@ from pathlib import Path
 
 import numpy as np
 
-from recognition.ml.artifacts import ArtifactError, read_metadata
-from recognition.ml.embedders.base import Embedder
+from recognition.ml.runtime.artifacts import ArtifactError, read_metadata
+from recognition.ml.runtime.embedders.base import Embedder
 
 NAME = "contrastive-cnn"
 
 
 class ContrastiveCnnEmbedder(Embedder):
     def __init__(self, artifact_dir: str | Path):
-        from recognition.ml.embedders.mobilenet import MODEL_DIR, _tensorflow
+        from recognition.ml.keras_compat import tensorflow_modules
+        from recognition.ml.runtime.embedders.mobilenet import MODEL_DIR
 
         directory = Path(artifact_dir)
         self.metadata = read_metadata(directory)
@@ -29,7 +30,7 @@ class ContrastiveCnnEmbedder(Embedder):
         self.input_size = int(self.metadata["input_size"])
         self.margin = float(self.metadata["margin"])
         self.dimensions = int(self.metadata["dimensions"])
-        _, keras, _ = _tensorflow()
+        _, keras, _ = tensorflow_modules()
         if not (directory / MODEL_DIR).is_dir():
             raise ArtifactError(f"{directory} has no {MODEL_DIR}/ SavedModel")
         self._model = keras.models.load_model(directory / MODEL_DIR, compile=False)

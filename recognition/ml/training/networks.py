@@ -1,30 +1,22 @@
-"""Models, losses and augmentation for recognition.ml.train. TensorFlow is imported lazily.
+"""Models, losses and augmentation for recognition.ml.training.train. TensorFlow is imported lazily.
 
 Every model here maps float32 RGB in [0, 1] to unit-length embeddings, so one distance serves
 both recipes: for unit vectors the Euclidean distance d and the cosine similarity s are tied by
-d^2 = 2 - 2s, and thresholds measured on cosine similarity (recognition.ml.evaluate) apply.
+d^2 = 2 - 2s, and thresholds measured on cosine similarity (recognition.ml.tools.evaluate) apply.
 """
 
 from __future__ import annotations
 
-import os
+from recognition.ml.keras_compat import tensorflow_modules
 
 GRAY_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma
 CONTRASTIVE_INPUT_SIZE = 100
 
 
-_MODULES: list = []
-
-
 def tensorflow():
-    """(tf, tf_keras), imported on first use; cached so AutoGraph never traces the import."""
-    if not _MODULES:
-        os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-        import tensorflow as tf
-        import tf_keras as keras
-
-        _MODULES.extend((tf, keras))
-    return _MODULES[0], _MODULES[1]
+    """(tf, tf_keras), imported on first use."""
+    tf, keras, _ = tensorflow_modules()
+    return tf, keras
 
 
 def build_contrastive_cnn(dimensions: int = 128, input_size: int = CONTRASTIVE_INPUT_SIZE):

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from recognition.ml.alignment import align_face
-from recognition.ml.detection import DetectedFace
+from recognition.ml.runtime.alignment import align_face
+from recognition.ml.runtime.detection import DetectedFace
 
 
 def l2_normalise(vectors: np.ndarray) -> np.ndarray:

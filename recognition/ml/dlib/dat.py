@@ -2,7 +2,7 @@
 
 numpy only, following dlib 20.0.1's serialize.h, cuda/tensor.h, dnn/core.h, dnn/layers.h,
 dnn/input.h and dnn/loss.h: the weights of each layer in forward order, for
-recognition.ml.dlib_onnx to rebuild the same network. Every byte of the file must be consumed,
+recognition.ml.dlib.onnx to rebuild the same network. Every byte of the file must be consumed,
 which checks that the layout was understood.
 """
 

@@ -1,7 +1,7 @@
 """dlib's ResNet face descriptor (dlib_face_recognition_resnet_model_v1.dat) run by onnxruntime.
 
 The dlib-bin wheel has no BLAS, so dlib's own network takes ~57 ms per chip on one core. This module
-takes the weights of the same .dat file (recognition.ml.dlib_dat), writes the same network as an
+takes the weights of the same .dat file (recognition.ml.dlib.dat), writes the same network as an
 ONNX graph and runs it with onnxruntime (~3 ms per chip on one core; equal to dlib's output within
 1e-6). No Django imports: the ML core runs outside the web process.
 
@@ -9,7 +9,7 @@ The ONNX model takes uint8 RGB chips NHWC [n,150,150,3] (what dlib.get_face_chip
 need no conversion) and returns the raw 128-d fc output, as dlib's compute_face_descriptor does
 (no normalisation here).
 
-Command line: python -m recognition.ml.dlib_onnx --check N compares it with dlib.
+Command line: python -m recognition.ml.dlib.onnx --check N compares it with dlib.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recognition.ml.dlib_dat import DlibModelFormatError, dlib_resnet_weights
+from recognition.ml.dlib.dat import DlibModelFormatError, dlib_resnet_weights
 
 __all__ = [
     "DlibModelFormatError",
@@ -165,7 +165,7 @@ def dlib_resnet_onnx_model(layers: list[dict]):
             graph.initializers,
         ),
         opset_imports=[helper.make_opsetid("", OPSET)],
-        producer_name="recognition.ml.dlib_onnx",
+        producer_name="recognition.ml.dlib.onnx",
     )
     model.ir_version = 8  # readable by onnxruntime >= 1.10 and OpenCV's importer
     checker.check_model(model)
@@ -245,18 +245,15 @@ class DlibResNetOnnx:
 
 
 # ---------------------------------------------------------------------------------------------
-# python -m recognition.ml.dlib_onnx --check N: equivalence and speed against dlib itself.
+# python -m recognition.ml.dlib.onnx --check N: equivalence and speed against dlib itself.
 
 
-def _face_chips(count: int, seed: int = 0) -> np.ndarray:
-    """Real faces resized to 150x150 RGB when celeba-dev is present, random pixels otherwise.
-    The network's equivalence does not need aligned chips."""
+def _face_chips(count: int, data: str | None, seed: int = 0) -> np.ndarray:
+    """Real faces from `data` (<identity>/<image>.jpg) resized to 150x150 RGB, random pixels
+    for the rest. The network's equivalence does not need aligned chips."""
     import cv2
 
-    val = Path(
-        os.environ.get("FACEPASS_SHARED_DIR", Path(__file__).resolve().parents[3] / "shared")
-    )
-    paths = sorted((val / "datasets" / "celeba-dev" / "val").glob("*/*.jpg"))[:count]
+    paths = sorted(Path(data).glob("*/*.jpg"))[:count] if data else []
     chips = [
         cv2.cvtColor(cv2.resize(cv2.imread(str(p)), (INPUT_SIZE, INPUT_SIZE)), cv2.COLOR_BGR2RGB)
         for p in paths
@@ -307,18 +304,20 @@ def _opencv_embedder(onnx_path: Path, threads: int):
     return embed
 
 
-def check(count: int, cache_dir: str, threads: tuple[int, ...], opencv: bool) -> None:
+def check(
+    count: int, cache_dir: str, threads: tuple[int, ...], opencv: bool, data: str | None = None
+) -> None:
     import time
 
     import dlib
 
-    from recognition.ml.dlib_models import dlib_model_path
+    from recognition.ml.dlib.models import dlib_model_path
 
     dat = dlib_model_path("dlib_face_recognition_resnet_model_v1")
     start = time.perf_counter()
     dlib_resnet_onnx_bytes(dat)
     print(f"conversion: {time.perf_counter() - start:.2f} s")
-    chips = _face_chips(count)
+    chips = _face_chips(count, data)
     model = dlib.face_recognition_model_v1(dat)
 
     def dlib_embed(batch: np.ndarray) -> np.ndarray:
@@ -347,9 +346,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--threads", default="1,2", help="intra-op thread counts to time")
     parser.add_argument("--opencv", action="store_true", help="also time cv2.dnn")
+    parser.add_argument(
+        "--data", help="<identity>/<image>.jpg folder of faces (default: random pixels)"
+    )
     args = parser.parse_args(argv)
     thread_counts = tuple(int(t) for t in args.threads.split(","))
-    check(args.check, args.cache_dir, thread_counts, args.opencv)
+    check(args.check, args.cache_dir, thread_counts, args.opencv, args.data)
 
 
 if __name__ == "__main__":

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from recognition.ml.detection import DetectedFace, FaceDetector
-from recognition.ml.embedders.base import Embedder
-from recognition.ml.imageio import ImageDecodeError, decode_image, read_image_file
-from recognition.ml.quality import (
+from recognition.ml.runtime.detection import DetectedFace, FaceDetector
+from recognition.ml.runtime.embedders.base import Embedder
+from recognition.ml.runtime.imageio import ImageDecodeError, decode_image, read_image_file
+from recognition.ml.runtime.quality import (
     QualityThresholds,
     QualityVerdict,
     assess_presence,

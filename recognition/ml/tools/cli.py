@@ -8,6 +8,13 @@ import os
 import sys
 from pathlib import Path
 
+from recognition.ml.runtime.config import (
+    DLIB_RUNTIMES,
+    PUBLIC_BACKBONE_HANDLE,
+    RuntimeConfig,
+    default_cache_dir,
+)
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 EXIT_USAGE = 2
 
@@ -63,12 +70,41 @@ def add_detector_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detector", default="yunet", choices=("yunet", "dlib-hog"))
     parser.add_argument(
         "--yunet-model",
-        default=os.environ.get("FACEPASS_YUNET_MODEL"),
-        help="YuNet ONNX file (default: env FACEPASS_YUNET_MODEL, else cached download)",
+        default=None,
+        help="YuNet ONNX file (default: a verified copy in --model-cache-dir, else a download)",
+    )
+    parser.add_argument(
+        "--model-cache-dir",
+        default=default_cache_dir(),
+        help="downloaded and converted model files (default: %(default)s)",
+    )
+
+
+def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
+    """The detector's flags plus the embedders' runtime options (see RuntimeConfig)."""
+    add_detector_arguments(parser)
+    parser.add_argument(
+        "--backbone-handle",
+        default=PUBLIC_BACKBONE_HANDLE,
+        help="TF-Hub handle (URL or local SavedModel) for MobileNetV2 artifacts holding weights "
+        "only (default: %(default)s)",
+    )
+    parser.add_argument("--dlib-runtime", default="onnx", choices=DLIB_RUNTIMES)
+    parser.add_argument("--onnx-threads", type=int, default=1)
+
+
+def runtime_config_from_args(args: argparse.Namespace) -> RuntimeConfig:
+    return RuntimeConfig(
+        detector=args.detector,
+        yunet_model=args.yunet_model,
+        cache_dir=args.model_cache_dir,
+        backbone_handle=getattr(args, "backbone_handle", PUBLIC_BACKBONE_HANDLE),
+        dlib_runtime=getattr(args, "dlib_runtime", "onnx"),
+        onnx_threads=getattr(args, "onnx_threads", 1),
     )
 
 
 def detector_from_args(args: argparse.Namespace):
-    from recognition.ml.detection import get_detector
+    from recognition.ml.runtime.detection import get_detector
 
-    return get_detector(args.detector, args.yunet_model)
+    return get_detector(args.detector, args.yunet_model, args.model_cache_dir)

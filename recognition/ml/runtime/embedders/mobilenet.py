@@ -1,7 +1,7 @@
 """MobileNetV2 Siamese embedder: TF-Hub MobileNetV2 feature vector + Dense(128) + L2 normalise.
 
 Artifact layout (self-contained, serving downloads nothing):
-  metadata.json      see recognition.ml.artifacts
+  metadata.json      see recognition.ml.runtime.artifacts
   model/             the whole tf-keras model as a SavedModel, backbone weights included
 A training run may instead leave `weights.h5` (head and backbone weights only); that form is
 rebuilt from `backbone_handle` and needs the backbone at load time.
@@ -11,18 +11,17 @@ TensorFlow is imported only when a model is built or loaded.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from recognition.ml.alignment import TEMPLATE_NAME
-from recognition.ml.artifacts import ArtifactError, read_metadata, write_metadata
-from recognition.ml.embedders.base import Embedder
+from recognition.ml.keras_compat import tensorflow_modules
+from recognition.ml.runtime.alignment import TEMPLATE_NAME
+from recognition.ml.runtime.artifacts import ArtifactError, read_metadata, write_metadata
+from recognition.ml.runtime.embedders.base import Embedder
 
 NAME = "mobilenetv2-siamese"
-PUBLIC_BACKBONE_HANDLE = "https://tfhub.dev/google/tf2-preview/mobilenet_v2/feature_vector/4"
 INPUT_SIZE = 224
 # The ArcFace template is tight (brows to chin); ImageNet features do better with some context.
 MARGIN = 0.15
@@ -34,16 +33,6 @@ UNTRAINED_WARNING = (
 )
 
 
-def _tensorflow():
-    # hub.KerasLayer only works inside tf-keras (Keras 2), which TF selects at import time.
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-    import tensorflow as tf
-    import tensorflow_hub as hub
-    import tf_keras as keras
-
-    return tf, keras, hub
-
-
 def build_mobilenetv2_embedding_model(
     backbone_handle: str,
     trainable_backbone: bool = False,
@@ -51,7 +40,7 @@ def build_mobilenetv2_embedding_model(
     input_size: int = INPUT_SIZE,
 ):
     """tf-keras model: float32 RGB in [0, 1], [b, size, size, 3] -> unit-length [b, dimensions]."""
-    _, keras, hub = _tensorflow()
+    _, keras, hub = tensorflow_modules()
     inputs = keras.Input((input_size, input_size, 3), name="face_rgb01")
     features = hub.KerasLayer(backbone_handle, trainable=trainable_backbone, name="backbone")(
         inputs
@@ -81,7 +70,7 @@ def base_metadata(backbone_handle: str, trained: bool, version: str) -> dict[str
 
 def create_untrained_artifact(out_dir: str | Path, backbone_handle: str, seed: int = 0) -> Path:
     """Write the baseline artifact: pretrained backbone, randomly initialised head."""
-    _, keras, _ = _tensorflow()
+    _, keras, _ = tensorflow_modules()
     keras.utils.set_random_seed(seed)
     model = build_mobilenetv2_embedding_model(backbone_handle)
     out = Path(out_dir)
@@ -96,7 +85,7 @@ def create_untrained_artifact(out_dir: str | Path, backbone_handle: str, seed: i
 
 
 def load_keras_model(artifact_dir: Path, backbone_handle: str | None):
-    _, keras, hub = _tensorflow()
+    _, keras, hub = tensorflow_modules()
     saved = artifact_dir / MODEL_DIR
     if saved.is_dir():
         return keras.models.load_model(

@@ -1,6 +1,6 @@
 """Rejection rate of the quality gates on a folder of photos, to tune QualityThresholds.
 
-python -m recognition.ml.quality_report --data DIR [--json out.json]
+python -m recognition.ml.tools.quality_report --data DIR [--json out.json]
 """
 
 from __future__ import annotations
@@ -14,9 +14,14 @@ from dataclasses import replace
 import numpy as np
 from tqdm import tqdm
 
-from recognition.ml.cli import add_detector_arguments, collect_images, detector_from_args, run_cli
-from recognition.ml.imageio import ImageDecodeError, read_image_file
-from recognition.ml.quality import QualityThresholds, assess_quality
+from recognition.ml.runtime.imageio import ImageDecodeError, read_image_file
+from recognition.ml.runtime.quality import QualityThresholds, assess_quality
+from recognition.ml.tools.cli import (
+    add_detector_arguments,
+    collect_images,
+    detector_from_args,
+    run_cli,
+)
 
 FIGURES = ("face_px", "sharpness", "brightness", "clipped_fraction", "yaw_ratio")
 

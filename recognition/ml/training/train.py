@@ -1,6 +1,6 @@
 """Train a face embedder on <identity>/<images> folders and save it as a model artifact.
 
-    python -m recognition.ml.train --arch mobilenetv2-triplet|contrastive-cnn --data DIR
+    python -m recognition.ml.training.train --arch mobilenetv2-triplet|contrastive-cnn --data DIR
         --val DIR --out ARTIFACT_DIR [--epochs N --steps-per-epoch N --batch-p P --batch-k K
         --lr X --fine-tune-epochs N --freeze-backbone-only --max-per-identity N --seed S
         --resume --patience N --mining batch-hard|semi-hard --backbone HANDLE]
@@ -15,14 +15,14 @@ rate. --freeze-backbone-only is the original recipe (stage 1 only); with --max-p
 it reproduces the original data too. The artifact is a "mobilenetv2-siamese" one:
 load_embedder("mobilenetv2-siamese", OUT) serves it.
 
-contrastive-cnn: a small CNN on 100x100 grayscale (recognition.ml.train_models), trained with a
+contrastive-cnn: a small CNN on 100x100 grayscale (recognition.ml.training.networks), trained with a
 contrastive loss on the Euclidean distance of unit embeddings over the balanced positive and
 negative pairs of each P x K batch. Its artifact says embedder "contrastive-cnn".
 
 Each epoch ends with the validation loss and ROC AUC over every pair of the --val identities;
 the best epoch by AUC becomes the artifact, and --patience epochs without a better AUC end a
 stage early. OUT/checkpoint/ lets --resume continue an interrupted run where it stopped. Faces
-are detected (YuNet, env FACEPASS_YUNET_MODEL) and aligned once and cached. TensorFlow uses a GPU
+are detected (YuNet, --yunet-model) and aligned once and cached. TensorFlow uses a GPU
 when it sees one.
 """
 
@@ -39,10 +39,11 @@ from pathlib import Path
 
 import numpy as np
 
-from recognition.ml import train_io
-from recognition.ml.cli import CliError, add_detector_arguments, detector_from_args, run_cli
-from recognition.ml.metrics import pair_scores, roc_auc
-from recognition.ml.train_data import FaceSet, fixed_batches, load_faces, pk_batch
+from recognition.ml.runtime.config import PUBLIC_BACKBONE_HANDLE
+from recognition.ml.tools.cli import CliError, add_detector_arguments, detector_from_args, run_cli
+from recognition.ml.tools.metrics import pair_scores, roc_auc
+from recognition.ml.training import run_files as train_io
+from recognition.ml.training.data import FaceSet, fixed_batches, load_faces, pk_batch
 
 logger = logging.getLogger(__name__)
 ARCHS = ("mobilenetv2-triplet", "contrastive-cnn")
@@ -61,8 +62,8 @@ class Recipe:
 
 
 def recipe_for(args) -> Recipe:
-    from recognition.ml.embedders import mobilenet
-    from recognition.ml.train_models import CONTRASTIVE_INPUT_SIZE
+    from recognition.ml.runtime.embedders import mobilenet
+    from recognition.ml.training.networks import CONTRASTIVE_INPUT_SIZE
 
     if args.arch == "mobilenetv2-triplet":
         margin = 0.2 if args.loss_margin is None else args.loss_margin
@@ -113,7 +114,11 @@ def parse_args(argv):
         action="store_true",
         help="skip writing the FAR threshold table from --val into the artifact",
     )
-    add("--backbone", help="MobileNetV2 feature-vector handle (env FACEPASS_BACKBONE_HANDLE)")
+    add(
+        "--backbone",
+        default=PUBLIC_BACKBONE_HANDLE,
+        help="MobileNetV2 feature-vector handle (URL or local SavedModel)",
+    )
     add("--cache-dir", help="aligned-crop cache (default ~/.cache/facepass/train)")
     add("--quiet", action="store_true", help="no progress bars")
     add_detector_arguments(parser)
@@ -131,7 +136,7 @@ class Run:
     """Model, optimizer and bookkeeping of one training run."""
 
     def __init__(self, args, recipe: Recipe, out: Path):
-        from recognition.ml.train_models import LOSSES, tensorflow
+        from recognition.ml.training.networks import LOSSES, tensorflow
 
         self.tf, self.keras = tensorflow()
         self.args, self.recipe, self.out = args, recipe, out
@@ -156,19 +161,18 @@ class Run:
 
     def build_model(self):
         if self.recipe.arch == "contrastive-cnn":
-            from recognition.ml.train_models import build_contrastive_cnn
+            from recognition.ml.training.networks import build_contrastive_cnn
 
             return build_contrastive_cnn(input_size=self.recipe.input_size)
-        from recognition.ml.embedders import default_backbone_handle
-        from recognition.ml.embedders.mobilenet import build_mobilenetv2_embedding_model
+        from recognition.ml.runtime.embedders.mobilenet import build_mobilenetv2_embedding_model
 
-        self.backbone_handle = self.args.backbone or default_backbone_handle()
+        self.backbone_handle = self.args.backbone
         # Built trainable so stage 2 can unfreeze it; stage 1 freezes the layer.
         return build_mobilenetv2_embedding_model(self.backbone_handle, trainable_backbone=True)
 
     def start_stage(self, stage: int) -> None:
         """Freeze or unfreeze the backbone, and a fresh optimizer and step for that stage."""
-        from recognition.ml.train_models import make_train_step
+        from recognition.ml.training.networks import make_train_step
 
         if self.recipe.arch == "mobilenetv2-triplet":
             self.model.get_layer("backbone").trainable = stage == 2
@@ -239,7 +243,7 @@ class Run:
         return float(np.mean(losses))
 
     def validate(self, val: FaceSet, batches: list[np.ndarray]) -> tuple[float, float]:
-        from recognition.ml.train_models import embed_crops
+        from recognition.ml.training.networks import embed_crops
 
         embeddings = embed_crops(self.model, val.crops)
         genuine, impostor = pair_scores(embeddings, val.labels)
@@ -315,7 +319,7 @@ class Run:
         return self.out
 
     def metadata(self, train: FaceSet, val: FaceSet, command: str) -> dict:
-        from recognition.ml.embedders.mobilenet import base_metadata
+        from recognition.ml.runtime.embedders.mobilenet import base_metadata
 
         args, recipe, state = self.args, self.recipe, self.state
         version = f"{recipe.arch}-{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}"
@@ -403,7 +407,7 @@ def train(argv=None) -> Run:
     train_set, val_set = load_sets(args, recipe)
     run = Run(args, recipe, out)
     if args.distill_weight:
-        from recognition.ml.train_teacher import teacher_embeddings
+        from recognition.ml.training.teacher import teacher_embeddings
 
         run.teacher = teacher_embeddings(train_set, detector_from_args(args), not args.quiet)
     if args.resume and not run.resume():
@@ -416,7 +420,7 @@ def train(argv=None) -> Run:
         run.device(),
     )
     run.fit(train_set, val_set)
-    run.export(train_set, val_set, "python -m recognition.ml.train " + shlex.join(argv))
+    run.export(train_set, val_set, "python -m recognition.ml.training.train " + shlex.join(argv))
     if not args.no_calibrate:
         calibrate(args, recipe, out)
     return run
@@ -425,13 +429,14 @@ def train(argv=None) -> Run:
 def calibrate(args, recipe: Recipe, out: Path) -> None:
     """Thresholds by FAR, measured end to end (detect, align, embed) on the unseen --val
     identities, go into the artifact: the gate reads them from there."""
-    from recognition.ml import evaluate
-    from recognition.ml.embedders import load_embedder
+    from recognition.ml.runtime.embedders import load_embedder
+    from recognition.ml.tools import evaluate
 
     load_embedder.cache_clear()  # the artifact at `out` was just rewritten
     argv = ["--data", args.val, "--embedder", recipe.embedder, "--model", str(out)]
     argv += ["--out", str(out / "evaluation.json"), "--plot", str(out / "roc.png")]
     argv += ["--write-thresholds", "--detector", args.detector]
+    argv += ["--model-cache-dir", args.model_cache_dir]
     if args.yunet_model:
         argv += ["--yunet-model", args.yunet_model]
     evaluate.main(argv)

@@ -1,6 +1,6 @@
 """Embed the largest face of each image into an .npz file.
 
-    python -m recognition.ml.embed --embedder NAME [--model DIR] --out FILE.npz IMAGE...
+    python -m recognition.ml.tools.embed --embedder NAME [--model DIR] --out FILE.npz IMAGE...
 
 IMAGE may be a directory (searched recursively for *.jpg, *.jpeg, *.png, sorted). The npz holds
 paths (str[n]), embeddings (float32[n,128], zeros where no face), detected (bool[n]) and boxes
@@ -14,14 +14,15 @@ import os
 
 import numpy as np
 
-from recognition.ml.cli import (
+from recognition.ml.runtime.embedders import EMBEDDER_NAMES
+from recognition.ml.tools.cli import (
     CliError,
-    add_detector_arguments,
+    add_runtime_arguments,
     collect_images,
     detector_from_args,
     run_cli,
+    runtime_config_from_args,
 )
-from recognition.ml.embedders import EMBEDDER_NAMES
 
 
 def add_embedder_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,24 +30,22 @@ def add_embedder_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
         default=None,
-        help="artifact directory (mobilenetv2-siamese: default env FACEPASS_MODEL_DIR; "
+        help="artifact directory (required for mobilenetv2-siamese and contrastive-cnn; "
         "dlib-resnet: optional metadata-only directory)",
     )
-    add_detector_arguments(parser)
+    add_runtime_arguments(parser)
 
 
 def embedder_from_args(args: argparse.Namespace):
     """Load the embedder, turning configuration problems into one-line CLI errors."""
-    from recognition.ml.artifacts import ArtifactError
-    from recognition.ml.embedders import default_backbone_handle, load_embedder
+    from recognition.ml.runtime.artifacts import ArtifactError
+    from recognition.ml.runtime.embedders import load_embedder
 
     model = args.model
-    if model is None and args.embedder == "mobilenetv2-siamese":
-        model = os.environ.get("FACEPASS_MODEL_DIR")
     if model is not None and not os.path.isdir(model):
         raise CliError(f"model directory {model} does not exist")
     try:
-        return load_embedder(args.embedder, model, default_backbone_handle())
+        return load_embedder(args.embedder, model, runtime_config_from_args(args))
     except (ArtifactError, OSError) as exc:
         raise CliError(str(exc)) from None
 
@@ -60,7 +59,7 @@ def main(argv=None) -> None:
     paths = collect_images(args.images)
     embedder = embedder_from_args(args)
     detector = detector_from_args(args)
-    from recognition.ml.pipeline import embed_files
+    from recognition.ml.runtime.pipeline import embed_files
 
     result = embed_files(paths, detector, embedder)
     try:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from recognition.ml.detection import FaceDetector
-from recognition.ml.imageio import read_image_file
-from recognition.ml.train_data import FaceSet
+from recognition.ml.runtime.detection import FaceDetector
+from recognition.ml.runtime.imageio import read_image_file
+from recognition.ml.training.data import FaceSet
 
 logger = logging.getLogger(__name__)
 TEACHER = "dlib-resnet"
@@ -33,7 +33,7 @@ def compute_teacher_embeddings(
 ) -> np.ndarray:
     from tqdm import tqdm
 
-    from recognition.ml.embedders.dlib_resnet import DlibResNetEmbedder
+    from recognition.ml.runtime.embedders.dlib_resnet import DlibResNetEmbedder
 
     teacher = DlibResNetEmbedder()
     vectors = np.zeros((len(paths), teacher.dimensions), np.float32)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recognition.ml.metrics import Roc
+from recognition.ml.tools.metrics import Roc
 
 MAX_POINTS = 4000  # plenty for a curve; full curves have one point per distinct score
 

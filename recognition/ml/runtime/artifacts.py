@@ -102,5 +102,5 @@ def threshold_for(metadata: dict[str, Any], far: float) -> float:
         known = ", ".join(sorted(metadata["thresholds"])) or "none"
         raise ArtifactError(
             f"no threshold measured for FAR {far_key(far)} (known: {known}); "
-            "run python -m recognition.ml.evaluate --write-thresholds"
+            "run python -m recognition.ml.tools.evaluate --write-thresholds"
         ) from None

@@ -1,7 +1,7 @@
 """Verification accuracy of an embedder on a labelled folder, every pair counted.
 
-    python -m recognition.ml.evaluate --data DIR --embedder NAME [--model DIR] --out report.json
-        [--plot roc.png] [--write-thresholds]
+    python -m recognition.ml.tools.evaluate --data DIR --embedder NAME [--model DIR]
+        --out report.json [--plot roc.png] [--write-thresholds]
 
 DIR holds <identity>/<images>. Images without a detected face are left out of the pairs and
 counted in the detection rate. --write-thresholds stores the similarity threshold for each false
@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from recognition.ml.artifacts import METADATA_FILE, far_key, write_metadata
-from recognition.ml.cli import CliError, collect_images, detector_from_args, run_cli
-from recognition.ml.embed import add_embedder_arguments, embedder_from_args
-from recognition.ml.metrics import (
+from recognition.ml.runtime.artifacts import METADATA_FILE, far_key, write_metadata
+from recognition.ml.tools.cli import CliError, collect_images, detector_from_args, run_cli
+from recognition.ml.tools.embed import add_embedder_arguments, embedder_from_args
+from recognition.ml.tools.metrics import (
     equal_error_rate,
     pair_scores,
     rank1_identification,
@@ -141,7 +141,7 @@ def store_thresholds(model_dir: str | None, embedder, report: dict) -> str:
 
 def prepare_dlib_artifact(model_dir: str) -> None:
     """dlib's weights come from its package, so its artifact may start as metadata alone."""
-    from recognition.ml.embedders.dlib_resnet import default_metadata
+    from recognition.ml.runtime.embedders.dlib_resnet import default_metadata
 
     if not (Path(model_dir) / METADATA_FILE).is_file():
         write_metadata(model_dir, default_metadata())
@@ -150,13 +150,11 @@ def prepare_dlib_artifact(model_dir: str) -> None:
 def main(argv=None) -> None:
     args = parse_args(argv)
     paths, labels = labelled_images(args.data)
-    if args.model is None and args.embedder == "mobilenetv2-siamese":
-        args.model = os.environ.get("FACEPASS_MODEL_DIR")
     if args.write_thresholds and args.model and args.embedder == "dlib-resnet":
         prepare_dlib_artifact(args.model)
     embedder = embedder_from_args(args)
     detector = detector_from_args(args)
-    from recognition.ml.pipeline import embed_files
+    from recognition.ml.runtime.pipeline import embed_files
 
     embedded = embed_files(paths, detector, embedder)
     report, roc = build_report(args, paths, labels, embedded, embedder, detector)
@@ -165,7 +163,7 @@ def main(argv=None) -> None:
     try:
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
         if args.plot:
-            from recognition.ml.plots import plot_roc_det
+            from recognition.ml.tools.plots import plot_roc_det
 
             plot_roc_det(roc, report, args.plot)
     except OSError as exc:

@@ -20,10 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from recognition.ml.alignment import align_face
-from recognition.ml.cli import CliError, images_in
-from recognition.ml.detection import FaceDetector, default_cache_dir
-from recognition.ml.imageio import ImageDecodeError, read_image_file
+from recognition.ml.runtime.alignment import align_face
+from recognition.ml.runtime.config import default_cache_dir
+from recognition.ml.runtime.detection import FaceDetector
+from recognition.ml.runtime.imageio import ImageDecodeError, read_image_file
+from recognition.ml.tools.cli import CliError, images_in
 
 logger = logging.getLogger(__name__)
 MIN_FACES_PER_IDENTITY = 2
@@ -188,7 +189,7 @@ def load_faces(
     root = Path(data_dir)
     files = identity_files(root)
     cache = cache_path(
-        Path(cache_dir or default_cache_dir() / "train"),
+        Path(cache_dir or Path(default_cache_dir()) / "train"),
         root,
         files,
         size,

@@ -1,0 +1,1 @@
+"""dlib's shipped model files and its ResNet descriptor rebuilt as an ONNX graph."""

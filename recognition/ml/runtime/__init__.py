@@ -1,0 +1,1 @@
+"""What serving loads: decoding, detection, alignment, quality gates, embedders, the pipeline."""

@@ -1,0 +1,1 @@
+"""Command-line tools: embed a folder, evaluate an embedder, report quality gates."""

@@ -1,0 +1,1 @@
+"""Training face embedders (TensorFlow, imported lazily) and writing their artifacts."""
