@@ -13,7 +13,7 @@ export FACEPASS_BACKBONE_HANDLE ?= $(SHARED)/models/mobilenet_v2_100_224_feature
 endif
 export FACEPASS_SHARED_DIR ?= $(SHARED)
 
-.PHONY: run test lint format services venv bench clean fuzz
+.PHONY: run test lint format services venv bench clean fuzz typecheck
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -33,7 +33,14 @@ run: $(STAMP)
 test: $(STAMP) services
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(MAKE) --no-print-directory typecheck
 	bash scripts/test.sh
+
+# Layers (import-linter contracts in pyproject.toml) and types (mypy over the face core, the
+# services and the decision rules); both run in `make test`.
+typecheck: $(STAMP)
+	$(VENV)/bin/lint-imports
+	DEBUG=1 $(PY) -m mypy
 
 # Every benchmark beside its baseline, small sizes (FULL=1: the issue's sizes); see scripts/bench.sh.
 bench: $(STAMP) services
@@ -52,4 +59,4 @@ format: $(STAMP)
 	$(PY) -m ruff check --fix .
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

@@ -12,8 +12,9 @@ from rest_framework import exceptions, status
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler
 
-from facepass_site.unavailable import MESSAGES, unavailable_part
-from recognition.gate import GateUnavailable, UnusableInput
+from common.reasons import Reason, ReasonError
+from common.unavailable import MESSAGES, unavailable_part
+from recognition.frames import GateUnavailable
 from recognition.selectors import NoActiveModel
 
 logger = logging.getLogger(__name__)
@@ -39,15 +40,9 @@ class ApiError(exceptions.APIException):
         super().__init__(message, code)
 
 
-# recognition.gate.INPUT_REASONS not listed here are 422 (no_face, unknown_ticket, ...).
-INPUT_STATUS = {"not_an_image": 400, "truncated": 400, "too_large": 413, "too_many_pixels": 413}
-
-ENROLLMENT_STATUS = {"too_large": 413, "too_many_photos": 409, "ticket_revoked": 409}
-
-
-def enrollment_api_error(exc) -> ApiError:
-    """EnrollmentError -> ApiError; consent_required and anything new are 409 by default."""
-    return ApiError(ENROLLMENT_STATUS.get(exc.code, 409), exc.code, exc.message)
+def reason_api_error(exc: ReasonError) -> ApiError:
+    """A refusal of the vocabulary, with its HTTP status and message from common.reasons."""
+    return ApiError(exc.status, exc.code, exc.message)
 
 
 def error_body(code: str, message: str, fields: dict | None = None) -> dict:
@@ -63,14 +58,14 @@ def _translate(exc):
         return Unavailable(MESSAGES[part])
     if isinstance(exc, RequestDataTooBig):
         # Django caps non-file request bodies (DATA_UPLOAD_MAX_MEMORY_SIZE), base64 JSON too.
-        return ApiError(
-            413,
-            "too_large",
-            "The request body is too large: send large images as a multipart file.",
+        return reason_api_error(
+            ReasonError(
+                Reason.TOO_LARGE,
+                "The request body is too large: send large images as a multipart file.",
+            )
         )
-    if isinstance(exc, UnusableInput):
-        reason = exc.outcome.reason
-        return ApiError(INPUT_STATUS.get(reason, 422), reason, str(exc))
+    if isinstance(exc, ReasonError):
+        return reason_api_error(exc)
     if isinstance(exc, Http404):
         return exceptions.NotFound()
     if isinstance(exc, DjangoPermissionDenied):

@@ -39,3 +39,8 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    @property
+    def audit_actor_label(self) -> str:
+        """Who acted, in the audit log: the key acts for its organization, not for a person."""
+        return f"api key fp_{self.prefix}"

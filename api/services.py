@@ -14,9 +14,7 @@ from attendees.models import TicketHolder
 from attendees.registration_links import registration_url
 from audit.models import AuditEntry
 from audit.services import audit_record
-from events.models import CheckIn, Event, Gate, Organization
-from events.services import checkin_frames_keep, checkin_record
-from recognition.gate import gate_decide, require_judged
+from events.models import Event, Organization
 
 KEY_PREFIX = "fp_"
 BULK_MAX_ROWS = 5000
@@ -113,26 +111,6 @@ def ticket_holders_bulk_upsert(*, event: Event, rows: list) -> dict:
         "unchanged": report.unchanged,
         "errors": [{"index": index, "message": message} for index, message in report.errors],
     }
-
-
-def checkin_create(
-    *, gate: Gate, image: bytes, ticket_code: str = "", idempotency_key: str | None = None
-) -> tuple[CheckIn, bool]:
-    """Decide at a gate from one image and record the attempt. Returns (checkin, created).
-
-    A repeated idempotency key answers with the first check-in before any face work, so a
-    client retrying after a lost response gets it back even if the gate worker has gone.
-    Unusable input (no face, unknown ticket, ...) raises UnusableInput and records nothing.
-    """
-    if idempotency_key:
-        first = CheckIn.objects.filter(event_id=gate.event_id, idempotency_key=idempotency_key)
-        if (checkin := first.first()) is not None:
-            return checkin, False
-    outcome = require_judged(gate_decide(gate=gate, frames=[image], ticket_code=ticket_code))
-    checkin, created = checkin_record(gate=gate, outcome=outcome, idempotency_key=idempotency_key)
-    if created:
-        checkin_frames_keep(checkin=checkin, frames=[image])
-    return checkin, created
 
 
 def registration_link_issue(*, holder: TicketHolder) -> dict:

@@ -5,7 +5,7 @@ from rest_framework import exceptions, status
 from rest_framework.throttling import BaseThrottle
 
 from api.models import ApiKey
-from facepass_site import ratelimit
+from common import ratelimit
 
 
 class RateLimited(exceptions.Throttled):

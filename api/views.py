@@ -12,7 +12,6 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from api.errors import Conflict
 from api.selectors import events_for_organization, ticket_holders_for_event
 from api.serializers import (
     BulkHolderRowSerializer,
@@ -30,16 +29,19 @@ from api.serializers_photos import (
 from api.services import BULK_MAX_ROWS, registration_link_issue, ticket_holders_bulk_upsert
 from api.views_base import ERRORS, ApiViewSet
 from attendees.models import TicketHolder
-from attendees.privacy import ticket_holder_data_export
 from attendees.services import (
-    ticket_holder_biometrics_delete,
     ticket_holder_create,
-    ticket_holder_delete,
     ticket_holder_record_consent,
     ticket_holder_update,
 )
+from common.reasons import Reason, ReasonError
 from events.models import Event
 from events.services import event_create, event_set_status, event_update
+from privacy.services import (
+    ticket_holder_biometrics_delete,
+    ticket_holder_data_export,
+    ticket_holder_delete,
+)
 
 CONFLICT = {409: ErrorSerializer}
 
@@ -87,11 +89,8 @@ class EventViewSet(
     @extend_schema(request=None, responses={200: EventSerializer, **CONFLICT, **ERRORS})
     @action(detail=True, methods=["post"], url_path="open-gates")
     def open_gates(self, request, pk=None):
-        """Open the gates: check-ins are accepted from now on. A closed event stays closed."""
-        if self.get_object().status == Event.Status.CLOSED:
-            raise Conflict(
-                "The event is closed; its gates cannot be reopened.", code="event_closed"
-            )
+        """Open the gates: check-ins are accepted from now on. A closed event stays closed
+        (409 event_closed)."""
         return self._set_status(Event.Status.GATES_OPEN)
 
     @extend_schema(request=None, responses={200: EventSerializer, **ERRORS})
@@ -191,7 +190,7 @@ class TicketHolderViewSet(
     def _unrevoked_holder(self) -> TicketHolder:
         holder = self.get_object()
         if holder.status == TicketHolder.Status.REVOKED:
-            raise Conflict("This ticket has been revoked.", code="ticket_revoked")
+            raise ReasonError(Reason.TICKET_REVOKED)
         return holder
 
     @extend_schema(request=None, responses={200: RegistrationLinkSerializer, **CONFLICT, **ERRORS})

@@ -7,7 +7,6 @@ from rest_framework import mixins, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from api.errors import ApiError, Conflict
 from api.selectors import checkins_for_organization, gates_for_organization
 from api.serializers import ErrorSerializer
 from api.serializers_face import (
@@ -15,8 +14,9 @@ from api.serializers_face import (
     CheckInListQuerySerializer,
     CheckInSerializer,
 )
-from api.services import checkin_create
 from api.views_base import ERRORS, FACE_ERRORS, ApiViewSet, ImageUploadMixin, image_request
+from checkins.services import CheckInRequest, checkin_perform
+from common.reasons import Reason, ReasonError
 from events.models import CheckIn, Gate
 
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -62,11 +62,7 @@ class CheckInViewSet(
     def _gate(self, data) -> Gate:
         gate = get_object_or_404(gates_for_organization(self.organization), pk=data["gate"])
         if data.get("event") not in (None, gate.event_id):
-            raise ApiError(422, "wrong_event", "This gate belongs to another event.")
-        if not gate.is_active:
-            raise Conflict("This gate is switched off.", code="gate_inactive")
-        if gate.mode == Gate.Mode.TICKET_AND_FACE and not data.get("ticket_code"):
-            raise ValidationError({"ticket_code": ["This gate checks tickets: send the code."]})
+            raise ReasonError(Reason.WRONG_EVENT)
         return gate
 
     @extend_schema(
@@ -83,13 +79,19 @@ class CheckInViewSet(
         serializer = CheckInCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        checkin, created = checkin_create(
-            gate=self._gate(data),
-            image=data["image"],
-            ticket_code=data.get("ticket_code", ""),
+        request_ = CheckInRequest.at_gate(
+            self._gate(data),
+            [data["image"]],
+            ticket_code=data.get("ticket_code", "").strip(),
             idempotency_key=idempotency_key_of(request),
         )
-        response = Response(CheckInSerializer(checkin).data, status=status.HTTP_201_CREATED)
-        if not created:
+        try:
+            result = checkin_perform(request_)
+        except ReasonError as exc:
+            if exc.reason == Reason.NO_TICKET:  # a missing field, in the API's field-error shape
+                raise ValidationError({"ticket_code": [exc.message]}) from None
+            raise
+        response = Response(CheckInSerializer(result.checkin).data, status=status.HTTP_201_CREATED)
+        if not result.created:
             response["Idempotent-Replayed"] = "true"
         return response

@@ -10,8 +10,8 @@ from api.serializers_face import FaceResultSerializer, VerifyInputSerializer
 from api.serializers_photos import ImageInputSerializer
 from api.views import EVENT_ID
 from api.views_base import FACE_ERRORS, ApiViewSet, ImageUploadMixin, image_request
-from events.models import Event
-from recognition.gate import face_identify, face_verify, require_judged
+from checkins.services import CheckInRequest, checkin_perform
+from events.models import Event, Gate
 
 THRESHOLDS = (
     "The threshold is the active model's measured one at the event's security level "
@@ -35,8 +35,8 @@ class FaceViewSet(ImageUploadMixin, ApiViewSet):
             events_for_organization(self.organization), pk=self.kwargs["event_id"]
         )
 
-    def _answer(self, outcome) -> Response:
-        return Response(FaceResultSerializer(require_judged(outcome)).data)
+    def _answer(self, request_: CheckInRequest) -> Response:
+        return Response(FaceResultSerializer(checkin_perform(request_).outcome).data)
 
     @extend_schema(
         request=image_request(VerifyInputSerializer),
@@ -53,7 +53,12 @@ class FaceViewSet(ImageUploadMixin, ApiViewSet):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         return self._answer(
-            face_verify(event=event, frames=[data["image"]], ticket_code=data["ticket_code"])
+            CheckInRequest(
+                event=event,
+                mode=Gate.Mode.TICKET_AND_FACE,
+                frames=[data["image"]],
+                ticket_code=data["ticket_code"],
+            )
         )
 
     @extend_schema(
@@ -69,4 +74,5 @@ class FaceViewSet(ImageUploadMixin, ApiViewSet):
         event = self._event()
         serializer = ImageInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        return self._answer(face_identify(event=event, frames=[serializer.validated_data["image"]]))
+        frames = [serializer.validated_data["image"]]
+        return self._answer(CheckInRequest(event=event, mode=Gate.Mode.FACE_ONLY, frames=frames))

@@ -5,7 +5,6 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.response import Response
 
-from api.errors import enrollment_api_error
 from api.selectors import (
     holder_photos,
     photos_for_organization,
@@ -16,7 +15,8 @@ from api.serializers_photos import ImageInputSerializer, PhotoSerializer
 from api.views import EVENT_ID, HOLDER_ID
 from api.views_base import ERRORS, IMAGE_ERRORS, ApiViewSet, ImageUploadMixin, image_request
 from attendees.models import EnrollmentPhoto, TicketHolder
-from attendees.services import EnrollmentError, enrollment_photo_create, enrollment_photo_delete
+from attendees.services import enrollment_photo_delete
+from enrollment.workflow import enrollment_photo_create
 
 
 @extend_schema(tags=["photos"], parameters=[EVENT_ID, HOLDER_ID])
@@ -60,12 +60,9 @@ class HolderPhotoViewSet(ImageUploadMixin, mixins.ListModelMixin, ApiViewSet):
         holder = self.holder
         serializer = ImageInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            photo = enrollment_photo_create(
-                holder=holder, image_bytes=serializer.validated_data["image"]
-            )
-        except EnrollmentError as exc:
-            raise enrollment_api_error(exc) from None
+        photo = enrollment_photo_create(
+            holder=holder, image_bytes=serializer.validated_data["image"]
+        )
         body = PhotoSerializer(photo, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_202_ACCEPTED)
 

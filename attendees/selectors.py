@@ -1,11 +1,10 @@
 """Reads for ticket holders and photos."""
 
-from typing import NamedTuple
-
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from attendees.models import EnrollmentPhoto, TicketHolder
+from common.reasons import Reason
 from events.models import Event
 from events.selectors import organization_ids_for_user
 
@@ -31,11 +30,6 @@ def latest_accepted_photo(holder: TicketHolder) -> EnrollmentPhoto | None:
     )
 
 
-class RegistrationBlock(NamedTuple):
-    code: str
-    message: str
-
-
 def ticket_holder_by_code_and_email(*, ticket_code: str, email: str) -> TicketHolder | None:
     """The holder whose ticket code and e-mail both match, e-mail case-insensitively.
 
@@ -53,22 +47,15 @@ def ticket_holder_by_code_and_email(*, ticket_code: str, email: str) -> TicketHo
     )
 
 
-def registration_block(holder: TicketHolder) -> RegistrationBlock | None:
+def registration_block(holder: TicketHolder) -> Reason | None:
     """Why this holder may not give consent or add photos now; None when they may."""
     event = holder.event
     if holder.status == TicketHolder.Status.REVOKED:
-        return RegistrationBlock(
-            "ticket_revoked",
-            "This ticket has been revoked, so no photo can be added. "
-            "Please contact the organizer if you think this is a mistake.",
-        )
+        return Reason.TICKET_REVOKED
     if event.status == Event.Status.CLOSED or event.ends_at <= timezone.now():
-        return RegistrationBlock("event_closed", "This event is over; registration is closed.")
+        return Reason.EVENT_CLOSED
     if event.status == Event.Status.DRAFT:
-        return RegistrationBlock(
-            "registration_not_open",
-            "Registration for this event has not opened yet. Please try again later.",
-        )
+        return Reason.REGISTRATION_NOT_OPEN
     return None
 
 

@@ -1,9 +1,6 @@
 """Writes for ticket holders and their enrollment photos."""
 
-import logging
-
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Case, Q, Value, When
 from django.utils import timezone
@@ -12,25 +9,9 @@ from attendees.models import EnrollmentPhoto, TicketHolder
 from attendees.selectors import registration_block
 from audit.models import AuditEntry
 from audit.services import audit_record
-from events.models import CheckInFrame, Event
-from events.services import (
-    checkin_frames_delete,
-    files_delete_on_commit,
-    instance_update,
-    rows_delete_returning,
-)
-from facepass_site.unavailable import QUEUE_ERRORS
-
-logger = logging.getLogger(__name__)
-
-
-class EnrollmentError(Exception):
-    """A photo cannot be accepted for enrollment; `code` is stable, `message` is for people."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
+from common.db import files_delete_on_commit, instance_update, rows_delete_returning
+from common.reasons import Reason, ReasonError
+from events.models import Event
 
 
 def ticket_holder_create(
@@ -64,51 +45,6 @@ def enrollment_photos_bulk_delete(*, photos, embeddings) -> dict:
     return {"photos": len(names), "embeddings": embedding_count}
 
 
-def _holder_face_data_delete(holder: TicketHolder) -> dict:
-    """Photos, embeddings and kept gate frames of one holder. Call inside a transaction."""
-    deleted = enrollment_photos_bulk_delete(
-        photos=holder.photos.all(), embeddings=holder.embeddings.all()
-    )
-    frames = CheckInFrame.objects.filter(checkin__attendee=holder)
-    return {**deleted, "gate_frames": checkin_frames_delete(frames)}
-
-
-def ticket_holder_delete(*, holder: TicketHolder, actor=None, actor_label: str = "") -> None:
-    """Delete a holder with their photos, embeddings and gate frames, files included."""
-    with transaction.atomic():
-        audit_record(
-            action=AuditEntry.Action.HOLDER_DELETE,
-            actor=actor,
-            actor_label=actor_label,
-            target=holder,
-            details=_holder_face_data_delete(holder),
-        )
-        holder.delete()
-
-
-def ticket_holder_biometrics_delete(
-    *, holder: TicketHolder, actor=None, actor_label: str = ""
-) -> int:
-    """Delete every photo, embedding and kept gate frame of a holder (files too); the ticket
-    itself stays.
-
-    Consent is withdrawn with the data, so no new photo is processed without asking again.
-    Returns the number of photos deleted.
-    """
-    with transaction.atomic():
-        deleted = _holder_face_data_delete(holder)
-        audit_record(
-            action=AuditEntry.Action.HOLDER_BIOMETRICS_DELETE,
-            actor=actor,
-            actor_label=actor_label,
-            target=holder,
-            details=deleted,
-        )
-        ticket_holders_consent_withdraw(TicketHolder.objects.filter(pk=holder.pk))
-    holder.refresh_from_db(fields=[*CONSENT_FIELDS, "status", "updated_at"])
-    return deleted["photos"]
-
-
 CONSENT_FIELDS = ("consent_at", "consent_text_version", "needs_review", "review_note")
 
 
@@ -138,43 +74,6 @@ def ticket_holder_record_consent(*, holder: TicketHolder, text_version: str) -> 
         fields.append("status")
     holder.save(update_fields=fields)
     return holder
-
-
-def enrollment_photo_create(*, holder: TicketHolder, image_bytes: bytes) -> EnrollmentPhoto:
-    """Store a selfie privately and queue it for the recognition worker once committed."""
-    if not holder.has_consented:
-        raise EnrollmentError(
-            "consent_required", "Consent to biometric processing is required before any photo."
-        )
-    if holder.status == TicketHolder.Status.REVOKED:
-        raise EnrollmentError("ticket_revoked", "This ticket has been revoked.")
-    if len(image_bytes) > settings.FACEPASS_UPLOAD_MAX_BYTES:
-        limit_mb = settings.FACEPASS_UPLOAD_MAX_BYTES / 1_048_576
-        raise EnrollmentError("too_large", f"The photo is larger than {limit_mb:.0f} MB.")
-    active = holder.photos.exclude(status=EnrollmentPhoto.Status.REJECTED).count()
-    if active >= settings.FACEPASS_MAX_PHOTOS_PER_HOLDER:
-        raise EnrollmentError(
-            "too_many_photos",
-            f"At most {settings.FACEPASS_MAX_PHOTOS_PER_HOLDER} photos per ticket holder; "
-            "delete one first.",
-        )
-    with transaction.atomic():
-        photo = EnrollmentPhoto(holder=holder)
-        photo.image.save("selfie.jpg", ContentFile(image_bytes), save=False)
-        photo.save()
-        transaction.on_commit(lambda: _queue_enrollment(photo.pk))
-    return photo
-
-
-def _queue_enrollment(photo_id: int) -> None:
-    from recognition.tasks import enroll_photo
-
-    try:
-        enroll_photo.delay(photo_id)
-    except QUEUE_ERRORS:
-        # The photo is stored and stays pending: enrollment_requeue_lost queues it once the
-        # broker is back. The attendee's upload is not lost, so it is not failed either.
-        logger.error("photo %s stored but not queued: the broker is unavailable", photo_id)
 
 
 def enrollment_photo_delete(*, photo: EnrollmentPhoto, actor=None, actor_label: str = "") -> None:
@@ -211,24 +110,16 @@ def ticket_holder_refresh_status(*, holder: TicketHolder) -> TicketHolder:
 
 def registration_consent_record(*, holder: TicketHolder, text_version: str) -> TicketHolder:
     """Consent given on the public registration page, for the text version the attendee read."""
-    _registration_check_open(holder)
+    registration_check_open(holder)
     # A version mismatch means the text changed while the page was open: what the attendee
     # agreed to is not what we would record.
     if text_version != settings.FACEPASS_CONSENT_TEXT_VERSION:
-        raise EnrollmentError(
-            "consent_text_changed",
-            "The consent text has changed since you opened this page. Please read it again.",
-        )
+        raise ReasonError(Reason.CONSENT_TEXT_CHANGED)
     return ticket_holder_record_consent(holder=holder, text_version=text_version)
 
 
-def registration_photo_add(*, holder: TicketHolder, image_bytes: bytes) -> EnrollmentPhoto:
-    """A selfie from the public registration page: only while the event takes registrations."""
-    _registration_check_open(holder)
-    return enrollment_photo_create(holder=holder, image_bytes=image_bytes)
-
-
-def _registration_check_open(holder: TicketHolder) -> None:
+def registration_check_open(holder: TicketHolder) -> None:
+    """ReasonError unless this holder may give consent or add photos now."""
     block = registration_block(holder)
     if block is not None:
-        raise EnrollmentError(block.code, block.message)
+        raise ReasonError(block)

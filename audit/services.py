@@ -4,6 +4,7 @@ so an entry exists exactly when the action took effect."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from audit.models import AuditEntry
 
@@ -36,13 +37,15 @@ def _organization_id_of(target) -> int | None:
     return None
 
 
-def _actor_of(actor, actor_label: str) -> tuple[object | None, str, int | None]:
-    """(user or None, words for who acted, the organization an API key acts for)."""
-    from api.models import ApiKey
+def _actor_of(actor, actor_label: str) -> tuple[Any, str, int | None]:
+    """(user or None, words for who acted, the organization an API key acts for).
 
-    key = getattr(actor, "api_key", actor)  # request.user of an API call wraps its key
-    if isinstance(key, ApiKey):
-        return None, actor_label or f"api key fp_{key.prefix}", key.organization_id
+    An API key (or the API's request.user, which wraps it as `api_key`) names itself through
+    `audit_actor_label`, so this module needs no import of the api app above it."""
+    key = getattr(actor, "api_key", actor)
+    key_label = getattr(key, "audit_actor_label", None)
+    if key_label is not None:
+        return None, actor_label or key_label, key.organization_id
     if actor is not None and getattr(actor, "is_authenticated", False) and actor.pk:
         return actor, actor_label or actor.get_username(), None
     return None, actor_label or SYSTEM, None

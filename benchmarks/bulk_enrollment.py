@@ -49,7 +49,7 @@ def parse_args(argv=None):
 
 def upload(holders, images: list[bytes]) -> float:
     """One photo per holder through the real upload service; returns the seconds it took."""
-    from attendees.services import enrollment_photo_create
+    from enrollment.workflow import enrollment_photo_create
 
     started = time.perf_counter()
     for index, holder in enumerate(holders):

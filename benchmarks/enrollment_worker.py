@@ -82,9 +82,9 @@ def make_photos(event, paths, prefix):
 def run_one(spec: str, paths: list[Path], batch_size: int) -> dict:
     from django.utils import timezone
 
+    from enrollment.workflow import enrollment_process
     from events.models import Event, Organization
     from recognition import inference
-    from recognition.enrollment import enrollment_process
 
     model = model_row(spec)
     org = Organization.objects.create(name="benchmark", slug=f"bench-{uuid.uuid4().hex[:8]}")

@@ -99,7 +99,7 @@ def enroll(event, model, vectors: np.ndarray, prefix: str, rng=None) -> np.ndarr
 
 
 def start_gate_worker() -> subprocess.Popen:
-    from facepass_site.health import live_workers
+    from common.workers import live_workers
 
     name = f"bench-gate-{uuid.uuid4().hex[:6]}"
     cmd = [sys.executable, "-m", "celery", "-A", "facepass_site", "worker", "-Q", "gate"]

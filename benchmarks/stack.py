@@ -354,7 +354,7 @@ def preload_model(workers, queue: str, timeout: float = 600) -> float:
     from django.core.files.base import ContentFile
 
     from attendees.models import EnrollmentPhoto
-    from recognition.tasks import enroll_photo
+    from enrollment.tasks import enroll_photo
 
     image = next((DEV / "val").rglob("*.jpg")).read_bytes()
     started = time.monotonic()
@@ -480,8 +480,8 @@ def free_port() -> int:
 
 
 def wait_for_workers(procs, timeout: float = 240) -> None:
-    """Until each worker's heartbeat (recognition.signals) is in Redis."""
-    from facepass_site.health import live_workers
+    """Until each worker's heartbeat (recognition.worker_boot) is in Redis."""
+    from common.workers import live_workers
 
     names = {p.worker_name for p in procs}
     deadline = time.monotonic() + timeout

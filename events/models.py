@@ -4,7 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from attendees.storage import private_storage
+from common.reasons import Reason
+from common.storage import private_storage
 
 
 class Organization(models.Model):
@@ -152,7 +153,8 @@ class CheckIn(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
     idempotency_key = models.CharField(max_length=100, null=True, blank=True)
-    reason = models.CharField(max_length=40, blank=True)
+    # Empty for a plain admit; else a code of the one vocabulary (common.reasons).
+    reason = models.CharField(max_length=40, blank=True, choices=Reason.choices)
     reason_message = models.CharField(max_length=300, blank=True)
     overrides = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="overridden_by"

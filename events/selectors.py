@@ -2,7 +2,7 @@
 
 from django.db.models import QuerySet
 
-from events.models import CheckIn, Event, Gate, Membership, Organization
+from events.models import Event, Gate, Membership, Organization
 
 ADMIN_ROLES = (Membership.Role.OWNER, Membership.Role.ORGANIZER)
 
@@ -34,14 +34,12 @@ def user_is_organizer(user) -> bool:
     return user.is_active and (user.is_superuser or bool(organization_ids_for_user(user)))
 
 
-def gates_for_staff(user) -> QuerySet[Gate]:
+def gates_for_staff(user, active_only: bool = True) -> QuerySet[Gate]:
     """Gates a user may operate: any role in the gate's organization."""
-    qs = Gate.objects.select_related("event", "event__organization").filter(is_active=True)
+    qs = Gate.objects.select_related("event", "event__organization")
+    if active_only:
+        qs = qs.filter(is_active=True)
     if user.is_superuser:
         return qs
     org_ids = organization_ids_for_user(user, roles=tuple(Membership.Role))
     return qs.filter(event__organization_id__in=org_ids)
-
-
-def checkins_for_event(event: Event) -> QuerySet[CheckIn]:
-    return CheckIn.objects.filter(event=event).select_related("gate", "attendee", "staff_user")

@@ -1,17 +1,15 @@
-"""Celery application.
-
-Queues: `gate` (gate decisions, never shares a worker with enrollment),
-`recognition` (enrollment: detection, quality, embedding) and `default`.
-"""
+"""Celery application. Queues, task names and routes: common.queues."""
 
 import os
 
 from celery import Celery
 from kombu import Queue
 
+from common.queues import QUEUES
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "facepass_site.settings")
 
 app = Celery("facepass")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.task_queues = (Queue("default"), Queue("recognition"), Queue("gate"))
+app.conf.task_queues = tuple(Queue(name) for name in QUEUES)
 app.autodiscover_tasks()

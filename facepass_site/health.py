@@ -1,24 +1,22 @@
 """/healthz: one JSON document on database, pgvector, Redis and workers.
 
-Workers announce themselves with a short-lived Redis key (see
-recognition.signals), so this check costs a couple of milliseconds and never
-broadcasts to the cluster.
+Workers announce themselves with a short-lived Redis key (common.workers), so this check costs a
+couple of milliseconds and never broadcasts to the cluster.
 """
 
-import json
 import time
 
-import redis
-from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 
-WORKER_KEY_PREFIX = "facepass:worker:"
-REQUIRED_QUEUES = ("recognition", "gate")
+from common import queues
+from common.workers import live_workers, redis_client
+
+REQUIRED_QUEUES = (queues.RECOGNITION, queues.GATE)
 # Webhooks, the retention purge and index builds: their backlog waits, gates keep working, so a
 # missing consumer is reported as a warning rather than taking the service down.
-WARNED_QUEUES = ("default",)
+WARNED_QUEUES = (queues.DEFAULT,)
 
 
 def _check_database() -> dict:
@@ -36,20 +34,9 @@ def _check_pgvector() -> dict:
     return {"ok": True, "version": row[0]}
 
 
-def redis_client() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
-
-
 def _check_redis() -> dict:
     redis_client().ping()
     return {"ok": True}
-
-
-def live_workers() -> list[dict]:
-    client = redis_client()
-    keys = list(client.scan_iter(match=WORKER_KEY_PREFIX + "*", count=100))
-    values = client.mget(keys) if keys else []
-    return [json.loads(v) for v in values if v]
 
 
 def _check_workers() -> dict:

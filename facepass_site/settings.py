@@ -9,6 +9,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from common import queues
 from facepass_site.envconfig import (
     env_bool,
     env_choice,
@@ -61,12 +62,17 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # Lowest layer first; each app imports only those above it in this list (and common/).
     "events",
+    "audit",
+    "webhooks",
     "attendees",
     "recognition",
+    "enrollment",
+    "checkins",
+    "privacy",
     "api",
-    "webhooks",
-    "audit",
+    "pages",
 ]
 
 MIDDLEWARE = [
@@ -79,7 +85,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, so its process_exception sees view exceptions first (PostgreSQL or Redis down: 503).
-    "facepass_site.unavailable.ServiceUnavailableMiddleware",
+    "common.unavailable.ServiceUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "facepass_site.urls"
@@ -158,7 +164,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 120, minimum=1)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 180, minimum=1)
 CELERY_RESULT_EXPIRES = 3600
-CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_DEFAULT_QUEUE = queues.DEFAULT
 # Redis redelivers an unacknowledged task after this many seconds; it must exceed
 # the hard time limit or long tasks would run twice.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -176,27 +182,19 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 }
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 2
-CELERY_TASK_ROUTES = {
-    "recognition.tasks.enroll_photo": {"queue": "recognition"},
-    "recognition.tasks.enroll_photo_batch": {"queue": "recognition"},
-    "recognition.tasks.gate_embed_frames": {"queue": "gate"},
-    "webhooks.tasks.webhook_deliver": {"queue": "default"},
-    "attendees.tasks.biometrics_purge": {"queue": "default"},
-    "recognition.tasks.build_event_search_index": {"queue": "default"},
-    "recognition.tasks.enrollment_requeue_lost": {"queue": "default"},
-}
+CELERY_TASK_ROUTES = queues.ROUTES
 # `celery beat` (started by scripts/run.sh): biometric data past its retention goes hourly.
 CELERY_BEAT_SCHEDULE: dict = {
     "purge-expired-biometrics": {
-        "task": "attendees.tasks.biometrics_purge",
+        "task": queues.Task.BIOMETRICS_PURGE,
         "schedule": 3600.0,
-        "options": {"queue": "default", "expires": 3000},
+        "options": {"queue": queues.DEFAULT, "expires": 3000},
     },
     # Photos whose task was lost (worker killed, Redis down at upload) are queued again.
     "requeue-lost-enrollments": {
-        "task": "recognition.tasks.enrollment_requeue_lost",
+        "task": queues.Task.ENROLLMENT_REQUEUE_LOST,
         "schedule": float(env_int("FACEPASS_ENROLL_REQUEUE_INTERVAL_S", 60, minimum=1)),
-        "options": {"queue": "default", "expires": 50},
+        "options": {"queue": queues.DEFAULT, "expires": 50},
     },
 }
 
@@ -270,25 +268,13 @@ FACEPASS_GATE_TIMEOUT_SECONDS = env_float("FACEPASS_GATE_TIMEOUT_SECONDS", 5.0)
 # 1:N: the best holder must beat the second best by this much similarity, else REVIEW.
 FACEPASS_GATE_1N_MARGIN = env_float("FACEPASS_GATE_1N_MARGIN", 0.01)
 # 1:N search: exact up to this many embeddings in an event, its own HNSW index beyond
-# (recognition/search_index.py; measured in benchmarks/README.md "Search at scale",
-# benchmarks/results/search_scale.json: 1,000,000 embeddings in the table, realistic dlib-resnet
-# galleries, 2 shared cores). Exact search, p50: 13 ms at 7,754 embeddings, 37 ms at 15,571,
-# 150 ms at 31,147, 500 ms at 155,048; the event's own index (ef_search 800): 3-8 ms up to
-# 15,571, 20 ms at 155,048. The index saves >= 10 ms from ~8,600 embeddings (was 20,000).
+# (recognition/search_index.py). The defaults below are measured, not guessed: the figures and
+# how they were taken are in benchmarks/README.md ("Search at scale") and docs/deployment.md.
 FACEPASS_SEARCH_INDEX_MIN_ROWS = env_int("FACEPASS_SEARCH_INDEX_MIN_ROWS", 10_000, minimum=1)
-# m 32 / ef_construction 200 (were 16 / 64): on REAL faces as probes (benchmarks/gate_latency.py,
-# 2,968 celeba photos against a 100,000-holder gate gallery, dlib-resnet) m 16 / 64 reached
-# recall@1 only 0.9976 at ef_search 800 (0.9980 at the maximum, 1000), while m 32 / 200 had
-# 0 misses at 800 (1 at 400). Its build takes 55 s instead of 12 s at 100,000 embeddings.
 FACEPASS_HNSW_M = env_int("FACEPASS_HNSW_M", 32, minimum=4)
 FACEPASS_HNSW_EF_CONSTRUCTION = env_int("FACEPASS_HNSW_EF_CONSTRUCTION", 200, minimum=16)
-# maintenance_work_mem of each index build's session: a 100k-embedding graph needs ~100 MB, and
-# a build whose graph does not fit is several times slower.
+# maintenance_work_mem of each index build's session: a graph that does not fit builds slowly.
 FACEPASS_INDEX_BUILD_MEMORY = env_str("FACEPASS_INDEX_BUILD_MEMORY", "256MB")
-# recall@1 against exact search, 3,000 probes, event of 155,048 embeddings, m 16 and
-# ef_construction 64 (two builds): ef_search 100: 0.9937; 200: 0.9980-0.9987; 400: 0.9983-0.9987;
-# 800: 0.9990-0.9993 at 17-20 ms (>= 0.9997 at every smaller event measured). 800 is the cheapest
-# value reaching 0.999 with m 16 (was 100) on synthetic probes; real probes need m 32 (above).
 FACEPASS_HNSW_EF_SEARCH = env_int("FACEPASS_HNSW_EF_SEARCH", 800, minimum=10)
 FACEPASS_CONSENT_TEXT_VERSION = env_str("FACEPASS_CONSENT_TEXT_VERSION", "2026-11")
 # Registration links go out in the ticketing system's e-mail; two weeks covers the usual

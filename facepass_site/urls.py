@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from attendees.views import photo_thumbnail
 from facepass_site.health import healthz
+from pages.photos import photo_thumbnail
 
 # Request fields over DATA_UPLOAD_MAX_MEMORY_SIZE: 413 (JSON for API clients), not a bare 400.
 handler400 = "facepass_site.body_limits.bad_request_view"
@@ -19,6 +19,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("photos/<int:photo_id>/thumbnail", photo_thumbnail, name="photo-thumbnail"),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("gate/", include("events.urls")),
-    path("register/", include("attendees.urls")),
+    path("gate/", include("pages.gate_urls")),
+    path("register/", include("pages.registration_urls")),
 ]

@@ -6,4 +6,5 @@ class RecognitionConfig(AppConfig):
     verbose_name = "Face recognition"
 
     def ready(self):
-        from recognition import signals  # noqa: F401  (worker heartbeat hooks)
+        # Celery worker hooks (heartbeat, model preload): connected once the models are ready.
+        from recognition import worker_boot  # noqa: F401

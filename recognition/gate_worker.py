@@ -1,10 +1,14 @@
-"""Worker half of a gate decision: frames in, one embedding (or a reason) per frame out."""
+"""Worker half of a gate decision: frames in, one FrameResult per frame out."""
+
+from __future__ import annotations
 
 import base64
 import binascii
 import functools
 
+from common.reasons import Reason
 from recognition import inference
+from recognition.frames import FrameResult
 from recognition.models import EmbeddingModel
 
 
@@ -15,6 +19,14 @@ def _model(model_id: int) -> EmbeddingModel:
     return EmbeddingModel.objects.get(pk=model_id)
 
 
+def _frame_result(image: bytes, model: EmbeddingModel) -> FrameResult:
+    result = inference.embed_largest_face(model, image)
+    timings = {k: round(v, 2) for k, v in result.timings_ms.items()}
+    if result.embedding is None:
+        return FrameResult(None, result.verdict.code or Reason.NO_FACE, timings)
+    return FrameResult([float(v) for v in result.embedding], "", timings)
+
+
 def embed_frames(frames_b64: list[str], model_id: int) -> list[dict]:
     model = _model(model_id)
     out = []
@@ -22,16 +34,7 @@ def embed_frames(frames_b64: list[str], model_id: int) -> list[dict]:
         try:
             image = base64.b64decode(frame, validate=True)
         except (binascii.Error, ValueError):
-            out.append({"embedding": None, "code": "not_an_image", "message": "Not base64."})
+            out.append(FrameResult(None, Reason.NOT_AN_IMAGE).as_json())
             continue
-        result = inference.embed_largest_face(model, image)
-        embedding = None if result.embedding is None else [float(v) for v in result.embedding]
-        out.append(
-            {
-                "embedding": embedding,
-                "code": None if embedding else result.verdict.code,
-                "message": "" if embedding else result.verdict.message,
-                "timings_ms": {k: round(v, 2) for k, v in result.timings_ms.items()},
-            }
-        )
+        out.append(_frame_result(image, model).as_json())
     return out

@@ -12,9 +12,13 @@ import logging
 from dataclasses import fields
 from pathlib import Path
 
+import redis
 from django.conf import settings
 
+from common.workers import redis_client, worker_facts_publish
 from recognition.ml.runtime.config import RuntimeConfig
+from recognition.ml.runtime.detection import get_detector as load_detector
+from recognition.ml.runtime.embedders import load_embedder
 from recognition.ml.runtime.pipeline import FacePipeline, FaceResult
 from recognition.ml.runtime.quality import QualityThresholds
 from recognition.models import EmbeddingModel
@@ -42,19 +46,17 @@ def quality_thresholds() -> QualityThresholds:
 
 
 def _publish_detector(detector) -> None:
-    from facepass_site.health import redis_client
-    from recognition.worker_state import publish_detector
-
-    fallback = getattr(detector, "fallback_reason", None)
+    facts = {
+        "detector": type(detector).__name__,
+        "detector_fallback": getattr(detector, "fallback_reason", None),
+    }
     try:
-        publish_detector(redis_client(), type(detector).__name__, fallback)
-    except Exception:  # noqa: BLE001  (health reporting must not stop face work)
+        worker_facts_publish(redis_client(), facts)
+    except redis.RedisError:  # health reporting must not stop face work
         logger.warning("could not publish detector status to Redis", exc_info=True)
 
 
 def get_detector():
-    from recognition.ml.runtime.detection import get_detector as load_detector
-
     config = runtime_config()
     detector = load_detector(config.detector, config.yunet_model, config.cache_dir)
     _publish_detector(detector)
@@ -75,8 +77,6 @@ def runtime_config() -> RuntimeConfig:
 
 @functools.lru_cache(maxsize=4)
 def _pipeline(kind: str, artifact: str | None, label: str) -> FacePipeline:
-    from recognition.ml.runtime.embedders import load_embedder
-
     logger.info("loading face model %s (%s)", label, kind)
     embedder = load_embedder(kind, artifact, runtime_config())
     return FacePipeline(

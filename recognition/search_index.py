@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from common import queues
 from recognition.models import EmbeddingModel, EventSearchIndex, FaceEmbedding
 
 logger = logging.getLogger(__name__)
@@ -50,9 +51,7 @@ def event_search_index_ensure(*, event_id: int, model: EmbeddingModel) -> EventS
 
 
 def _queue_build(index_id: int) -> None:
-    from recognition.tasks import build_event_search_index
-
-    build_event_search_index.delay(index_id)
+    queues.task_send(queues.Task.BUILD_SEARCH_INDEX, index_id)
 
 
 def event_search_index_build(*, index_id: int) -> EventSearchIndex:

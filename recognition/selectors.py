@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Max, Q, QuerySet
 from pgvector.django import CosineDistance
 
-from attendees.models import EnrollmentPhoto
 from events.models import Event
+from recognition.ml.runtime.artifacts import threshold_for
 from recognition.models import EmbeddingModel, FaceEmbedding
 from recognition.search_index import ready_search_index
 
@@ -31,15 +29,12 @@ def active_model() -> EmbeddingModel:
 
 
 def model_threshold(model: EmbeddingModel, far: str) -> float:
-    """Cosine similarity a match must reach for the given false-accept rate."""
-    table = model.thresholds or {}
-    if far in table:
-        return float(table[far])
-    # Missing FAR (too few impostor pairs measured): use the strictest measured one.
-    stricter = sorted(table, key=float)
-    if not stricter:
+    """Cosine similarity a match must reach for the given false-accept rate (the strictest
+    measured one when that rate was not measured)."""
+    if not model.thresholds:
         raise NoActiveModel(f"Model {model.label} has no threshold table; run evaluate first.")
-    return float(table[stricter[0]])
+    metadata = {"thresholds": model.thresholds}
+    return threshold_for(metadata, float(far), strictest_if_missing=True)
 
 
 @dataclass(frozen=True)
@@ -101,34 +96,3 @@ def holder_similarity(*, holder_id: int, model: EmbeddingModel, vector: np.ndarr
         .first()
     )
     return None if distance is None else 1.0 - float(distance)
-
-
-def photos_missing_embedding(model: EmbeddingModel) -> QuerySet[EnrollmentPhoto]:
-    """Accepted photos with no embedding by this model: what `reembed` still has to do."""
-    return (
-        EnrollmentPhoto.objects.filter(status=EnrollmentPhoto.Status.ACCEPTED)
-        .exclude(embeddings__model=model)
-        .select_related("holder")
-        .order_by("pk")
-    )
-
-
-def photos_with_lost_tasks(
-    *, processing_before: datetime, pending_before: datetime | None
-) -> QuerySet[EnrollmentPhoto]:
-    """Photos no task will finish: claimed before `processing_before` (the claiming worker
-    died) or, when `pending_before` is given, still waiting since then."""
-    lost = Q(status=EnrollmentPhoto.Status.PROCESSING, processing_started_at__lt=processing_before)
-    if pending_before is not None:
-        lost |= Q(status=EnrollmentPhoto.Status.PENDING, created_at__lt=pending_before)
-    return EnrollmentPhoto.objects.filter(lost).order_by("pk")
-
-
-def embedding_counts(model: EmbeddingModel) -> dict[str, int]:
-    accepted = EnrollmentPhoto.objects.filter(status=EnrollmentPhoto.Status.ACCEPTED).count()
-    done = FaceEmbedding.objects.filter(model=model).count()
-    return {"accepted_photos": accepted, "embedded": done, "last_id": _last_id(model)}
-
-
-def _last_id(model: EmbeddingModel) -> int:
-    return FaceEmbedding.objects.filter(model=model).aggregate(m=Max("id"))["m"] or 0

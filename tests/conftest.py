@@ -12,9 +12,9 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
+from enrollment.workflow import enrollment_process
 from events.models import Event, Gate, Membership
 from events.services import event_create, gate_create, organization_create, staff_user_create
-from recognition.enrollment import enrollment_process
 from recognition.models import EmbeddingModel
 from tests.faces import consenting_holder, stored_photo, val_photo
 
@@ -24,7 +24,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="session", autouse=True)
 def _clean_test_redis():
     """Tests use their own Redis database; stale heartbeats or tasks from a killed run go."""
-    from facepass_site.health import redis_client
+    from common.workers import redis_client
 
     redis_client().flushdb()
 
@@ -122,7 +122,7 @@ def start_worker(queues: str, name: str | None = None, **env) -> subprocess.Pope
 
 
 def wait_for_worker_heartbeat(name_prefix: str, timeout: float = 90.0) -> None:
-    from facepass_site.health import live_workers
+    from common.workers import live_workers
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

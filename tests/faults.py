@@ -175,7 +175,7 @@ class Worker:
         self.proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, start_new_session=True)
 
     def wait_ready(self, redis_url: str, timeout: float = 90) -> None:
-        """Its heartbeat (recognition.signals) appears once the model is loaded."""
+        """Its heartbeat (recognition.worker_boot) appears once the model is loaded."""
         client = redis.Redis.from_url(redis_url)
 
         def reported() -> bool:

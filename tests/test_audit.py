@@ -15,9 +15,10 @@ from api.services import api_key_create, api_key_revoke
 from attendees.registration_links import registration_token_make
 from audit.models import AuditEntry
 from audit.services import audit_record
+from checkins.gate import GateOutcome
+from checkins.services import checkin_override, checkin_record
 from events.models import Membership
-from events.services import checkin_override, checkin_record, staff_user_create
-from recognition.gate import GateOutcome
+from events.services import staff_user_create
 from recognition.models import EmbeddingModel
 from recognition.services import embedding_model_register
 from tests.api.conftest import api_client

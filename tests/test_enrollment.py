@@ -7,12 +7,9 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from attendees.models import EnrollmentPhoto, TicketHolder
-from attendees.services import (
-    EnrollmentError,
-    enrollment_photo_create,
-    ticket_holder_create,
-)
-from recognition.enrollment import enrollment_process, reembed_pending
+from attendees.services import ticket_holder_create
+from common.reasons import ReasonError
+from enrollment.workflow import enrollment_photo_create, enrollment_process, reembed_pending
 from recognition.models import EmbeddingModel, FaceEmbedding
 from tests.faces import blank_jpeg, consenting_holder, stored_photo, val_photo
 
@@ -30,7 +27,7 @@ def test_the_shipped_default_model_is_registered_with_measured_thresholds(defaul
 @pytest.mark.django_db
 def test_no_photo_is_taken_before_consent(event_a):
     holder = ticket_holder_create(event=event_a, ticket_code="N1", name="No Consent")
-    with pytest.raises(EnrollmentError) as err:
+    with pytest.raises(ReasonError) as err:
         enrollment_photo_create(holder=holder, image_bytes=val_photo(0))
     assert err.value.code == "consent_required"
     assert not EnrollmentPhoto.objects.exists()

@@ -14,9 +14,8 @@ from django.db import connection
 
 from api.services import api_key_create
 from attendees.models import EnrollmentPhoto
-from attendees.services import enrollment_photo_create
+from enrollment.workflow import enrollment_photo_create, enrollment_requeue_lost
 from events.models import CheckIn, Gate
-from recognition.enrollment import enrollment_requeue_lost
 from recognition.models import FaceEmbedding
 from tests.faces import consenting_holder, val_photo
 from tests.faults import (
@@ -119,7 +118,7 @@ def _requeue_through(env: dict) -> None:
 
     from tests.conftest import REPO_ROOT
 
-    code = "from recognition.enrollment import enrollment_requeue_lost as r; print(r())"
+    code = "from enrollment.workflow import enrollment_requeue_lost as r; print(r())"
     subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", code], cwd=REPO_ROOT, env=env, check=True
     )
@@ -213,7 +212,7 @@ def _seconds_ago(seconds: float):
 
 
 def _drain_recognition_queue() -> None:
-    from facepass_site.health import redis_client
+    from common.workers import redis_client
 
     redis_client().delete("recognition")
 

@@ -4,9 +4,10 @@ from types import SimpleNamespace
 import pytest
 from django.db import connection
 
+from checkins.gate import GateOutcome, gate_decide
+from checkins.services import checkin_record
 from events.models import CheckIn, Event, Gate
-from events.services import checkin_record
-from recognition.gate import GateOutcome, GateUnavailable, gate_decide
+from recognition.frames import GateUnavailable
 from tests.faces import consenting_holder, val_photo
 
 

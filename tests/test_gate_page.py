@@ -7,20 +7,13 @@ from django.test import Client
 from django.urls import reverse
 
 from attendees.models import TicketHolder
-from events import gate_views
-from events.gate_views import read_qr_code
+from checkins import services as checkin_services
+from checkins.gate import GateOutcome
+from checkins.selectors import standing_entries
+from checkins.services import OverrideRefused, checkin_override, checkin_record
 from events.models import CheckIn, Event, Membership
-from events.services import (
-    OverrideRefused,
-    checkin_override,
-    checkin_record,
-    event_set_status,
-    event_update,
-    gate_create,
-    staff_user_create,
-    standing_entries,
-)
-from recognition.gate import GateOutcome
+from events.services import event_set_status, event_update, gate_create, staff_user_create
+from pages.gate import read_qr_code
 from tests.conftest import make_event
 from tests.faces import blank_jpeg, consenting_holder, val_photo
 
@@ -316,7 +309,7 @@ def test_the_page_offers_auto_capture_and_the_override_form(client, gate_staff, 
 def decided(monkeypatch):
     """Stand-in for the worker's decision, to test what the view records for auto capture."""
     outcomes = []
-    monkeypatch.setattr(gate_views, "gate_decide", lambda **kwargs: outcomes.pop(0))
+    monkeypatch.setattr(checkin_services, "gate_decide", lambda **kwargs: outcomes.pop(0))
     return outcomes
 
 

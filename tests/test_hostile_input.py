@@ -21,7 +21,7 @@ from rest_framework.test import APIClient
 from api.services import api_key_create
 from attendees.models import EnrollmentPhoto, TicketHolder
 from attendees.registration_links import registration_path
-from recognition.enrollment import enrollment_process
+from enrollment.workflow import enrollment_process
 from recognition.inference import embed_largest_face
 from recognition.ml.runtime.imageio import ImageDecodeError, decode_image, image_size_check
 from recognition.models import FaceEmbedding
@@ -370,12 +370,15 @@ def test_huge_bodies_at_the_registration_page_are_413(client, reg_holder, settin
     assert not EnrollmentPhoto.objects.exists()
 
 
-def test_a_truncated_selfie_is_taken_then_rejected_by_the_worker_as_truncated(
+def test_a_truncated_selfie_is_refused_at_upload_and_one_already_stored_is_rejected_as_truncated(
     client, reg_holder, default_model
 ):
+    # One upload check for every channel (common.images): a file cut short is found from its
+    # structure at the door, as the API always did, without decoding a pixel.
     response = _reg_upload(client, reg_holder, truncated_jpeg(), **JSON)
-    assert response.status_code == 201
-    photo = EnrollmentPhoto.objects.get(holder=reg_holder)
+    assert response.status_code == 400 and "incomplete" in response.json()["message"]
+    assert not EnrollmentPhoto.objects.exists()
+    photo = stored_photo(reg_holder, truncated_jpeg())
     enrollment_process(photo_ids=[photo.pk])
     photo.refresh_from_db()
     assert (photo.status, photo.rejection_code) == ("rejected", "truncated")

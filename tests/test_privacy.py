@@ -19,15 +19,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from attendees.models import EnrollmentPhoto, TicketHolder
-from attendees.privacy import biometrics_purge_expired, event_biometrics_delete
 from attendees.registration_links import registration_token_make
 from audit.models import AuditEntry
-from events import gate_views
+from checkins import services as checkin_services
+from checkins.gate import GateOutcome
+from checkins.services import checkin_record
+from enrollment.workflow import enrollment_process
 from events.models import CheckIn, CheckInFrame, Event
-from events.services import checkin_record, event_update
+from events.services import event_update
+from privacy.services import biometrics_purge_expired, event_biometrics_delete
 from recognition import inference
-from recognition.enrollment import enrollment_process
-from recognition.gate import GateOutcome
 from recognition.models import FaceEmbedding
 from tests.api.conftest import api_client
 from tests.conftest import make_event
@@ -145,8 +146,8 @@ def decided(monkeypatch, event_a):
     """Gate decisions without a worker: every check denies the holder E-1."""
     holder = consenting_holder(event_a, "E-1", "Eve")
     outcome = GateOutcome("deny", "face_mismatch", holder=holder)
-    monkeypatch.setattr(gate_views, "gate_decide", lambda **kwargs: outcome)
-    monkeypatch.setattr("api.services.gate_decide", lambda **kwargs: outcome)
+    # One service decides for the page and the API alike.
+    monkeypatch.setattr(checkin_services, "gate_decide", lambda **kwargs: outcome)
     return holder
 
 

@@ -14,9 +14,9 @@ from django.urls import reverse
 
 from attendees.registration_links import registration_path
 from attendees.services import ticket_holder_create
-from facepass_site import ratelimit
+from common import ratelimit
+from common.workers import redis_client
 from facepass_site.envconfig import env_rate
-from facepass_site.health import redis_client
 from tests.api.conftest import api_client, assert_error
 from tests.faces import consenting_holder, val_photo
 
@@ -115,7 +115,7 @@ def test_an_address_with_too_many_failures_is_refused_while_other_addresses_go_o
 
 def test_failed_lookups_are_slowed_progressively_up_to_the_cap(client, holder, settings):
     settings.FACEPASS_REGISTER_FAILURE_DELAY_MAX = 1.0
-    with patch("attendees.registration_views.time.sleep") as sleep:
+    with patch("pages.registration.time.sleep") as sleep:
         for n in range(7):
             assert _lookup(client, f"S-{n}", f"s{n}@example.org").status_code == 400
         assert [c.args[0] for c in sleep.call_args_list] == [0.25, 0.5, 1.0, 1.0]

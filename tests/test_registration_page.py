@@ -14,10 +14,10 @@ from django.urls import reverse
 from attendees.models import EnrollmentPhoto, TicketHolder
 from attendees.registration_links import holder_from_registration_token, registration_path
 from attendees.services import ticket_holder_create, ticket_holder_update
+from common.reasons import Reason, reason_text
+from enrollment.workflow import enrollment_process
 from events.models import Event
 from events.services import event_set_status
-from recognition.enrollment import enrollment_process
-from recognition.ml.runtime.quality import MESSAGES
 from recognition.models import FaceEmbedding
 from tests.conftest import make_event
 from tests.faces import blank_jpeg, consenting_holder, val_photo
@@ -25,6 +25,9 @@ from tests.faces import blank_jpeg, consenting_holder, val_photo
 LOOKUP_FAILED = "We could not find a ticket with this code and e-mail address. Please check both."
 
 JSON = {"HTTP_ACCEPT": "application/json"}
+
+# What an attendee reads about a rejected photo: the advice of the reason vocabulary.
+MESSAGES = {"no_face": reason_text(Reason.NO_FACE, advice=True)}
 
 
 @pytest.fixture

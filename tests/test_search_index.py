@@ -84,7 +84,7 @@ def test_enrollment_queues_the_index_build_once_the_event_passes_the_threshold(
 
     settings.FACEPASS_SEARCH_INDEX_MIN_ROWS = 20
     enroll_vectors(event_a, default_model, unit_vectors(19, 5))
-    from recognition.enrollment import enrollment_process
+    from enrollment.workflow import enrollment_process
 
     photo = stored_photo(consenting_holder(event_a, "T20", "Twentieth"), val_photo(6, 0))
     enrollment_process(photo_ids=[photo.pk])

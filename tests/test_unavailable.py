@@ -9,10 +9,10 @@ from django.db import OperationalError
 from django.test import RequestFactory
 from kombu.exceptions import OperationalError as BrokerError
 
-from attendees.services import enrollment_photo_create
-from facepass_site.health import redis_client
-from facepass_site.unavailable import ServiceUnavailableMiddleware
-from recognition.enrollment import enrollment_requeue_lost, queue_length
+from common.queues import queue_length
+from common.unavailable import ServiceUnavailableMiddleware
+from common.workers import redis_client
+from enrollment.workflow import enrollment_photo_create, enrollment_requeue_lost
 from tests.faces import consenting_holder, val_photo
 
 
@@ -58,12 +58,12 @@ def test_a_pending_photo_is_queued_again_only_when_nothing_waits_in_the_queue(ev
 def test_a_selfie_uploaded_while_the_broker_is_down_is_stored_and_stays_pending(
     event_a, settings, monkeypatch
 ):
-    from recognition.tasks import enroll_photo
+    from common import queues
 
     def broker_down(*args, **kwargs):
         raise BrokerError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    monkeypatch.setattr(enroll_photo, "delay", broker_down)
+    monkeypatch.setattr(queues, "task_send", broker_down)
     holder = consenting_holder(event_a, "P-2", "Pia Patient")
     photo = enrollment_photo_create(holder=holder, image_bytes=val_photo(6, 0))
     photo.refresh_from_db()

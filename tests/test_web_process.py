@@ -10,7 +10,7 @@ import sys, django
 django.setup()
 from django.urls import get_resolver
 get_resolver().url_patterns
-import recognition.inference, recognition.gate, recognition.tasks, recognition.enrollment
+import recognition.inference, checkins.gate, recognition.tasks, enrollment.workflow
 import recognition.ml.runtime.embedders, recognition.ml.runtime.pipeline
 print(sorted(m for m in ("tensorflow", "tf_keras", "tensorflow_hub", "dlib") if m in sys.modules))
 """

@@ -18,11 +18,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from attendees.services import ticket_holder_create, ticket_holder_record_consent
-from events.services import checkin_record
-from recognition.gate import GateOutcome
+from checkins.gate import GateOutcome
+from checkins.services import checkin_record
+from common.reasons import reason_text
+from enrollment.workflow import enrollment_photo_record_result
 from recognition.ml.runtime.pipeline import FaceResult
 from recognition.ml.runtime.quality import QualityVerdict
-from recognition.services import enrollment_photo_record_result
 from tests.faces import blank_jpeg, stored_photo
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.services import (
@@ -209,7 +210,7 @@ def test_photo_results_are_sent_as_accepted_or_rejected_without_embeddings_or_im
     good, bad = stored_photo(holder, blank_jpeg()), stored_photo(holder, blank_jpeg())
     vector = np.ones(default_model.dimensions, np.float32) / np.sqrt(default_model.dimensions)
     accepted = FaceResult(QualityVerdict(True, None, "", {"sharpness": 120.0}), vector)
-    rejected = FaceResult(QualityVerdict(False, "no_face", "No face found in the photo."), None)
+    rejected = FaceResult(QualityVerdict(False, "no_face"), None)
     with django_capture_on_commit_callbacks(execute=False):
         enrollment_photo_record_result(photo=good, model=default_model, result=accepted)
         enrollment_photo_record_result(photo=bad, model=default_model, result=rejected)
@@ -222,7 +223,8 @@ def test_photo_results_are_sent_as_accepted_or_rejected_without_embeddings_or_im
         "holder": {"ticket_code": "T-7", "external_id": "crm-7"},
         "status": "rejected",
         "rejection_code": "no_face",
-        "rejection_message": "No face found in the photo.",
+        # The attendee's words for the code, from the one reason vocabulary.
+        "rejection_message": reason_text("no_face", advice=True),
         "processed_at": sent["photo.rejected"]["processed_at"],
     }
     assert sent["photo.accepted"]["status"] == "accepted"

@@ -14,9 +14,9 @@ import uuid
 import pytest
 
 from attendees.models import EnrollmentPhoto
-from attendees.services import enrollment_photo_create
+from common.workers import live_workers
+from enrollment.workflow import enrollment_photo_create
 from facepass_site.celery import app
-from facepass_site.health import live_workers
 from recognition.models import FaceEmbedding
 from tests.conftest import start_worker, stop_worker, wait_for_worker_heartbeat
 from tests.faces import consenting_holder, val_photo

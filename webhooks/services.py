@@ -15,6 +15,7 @@ import urllib.request
 import uuid
 from datetime import timedelta
 from functools import partial
+from typing import TypeGuard
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -22,6 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
+from common import queues
 from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEventType
 from webhooks.payloads import checkin_payload, enrollment_photo_payload
 from webhooks.selectors import webhook_endpoints_subscribed
@@ -84,11 +86,9 @@ def webhook_deliveries_queue(jobs: list[tuple[int, int]], countdown: float = 0) 
     A broker outage must not turn an already committed check-in into an error page, so
     it is logged; the delivery stays pending and visible in the admin.
     """
-    from webhooks.tasks import webhook_deliver
-
     for delivery_id, attempt in jobs:
         try:
-            webhook_deliver.apply_async((delivery_id, attempt), countdown=countdown)
+            queues.task_send(queues.Task.WEBHOOK_DELIVER, delivery_id, attempt, countdown=countdown)
         except BrokerError:
             logger.exception("could not queue webhook delivery %s", delivery_id)
 
@@ -205,7 +205,7 @@ def webhook_post(delivery: WebhookDelivery) -> tuple[int | None, str]:
         return None, f"{type(exc).__name__}: {exc}"
 
 
-def _is_due(delivery: WebhookDelivery | None, attempt: int) -> bool:
+def _is_due(delivery: WebhookDelivery | None, attempt: int) -> TypeGuard[WebhookDelivery]:
     # A task for an attempt that was already recorded (redelivered or duplicated) is stale.
     return (
         delivery is not None

@@ -3,10 +3,12 @@
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
+from common.queues import Task
 from webhooks.services import webhook_deliveries_queue, webhook_delivery_attempt
 
 
 @shared_task(
+    name=Task.WEBHOOK_DELIVER,
     acks_late=True,
     ignore_result=True,
     autoretry_for=(OperationalError, InterfaceError),

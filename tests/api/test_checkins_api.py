@@ -7,9 +7,9 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from checkins.gate import GateOutcome
+from checkins.services import checkin_record
 from events.models import CheckIn, Event, Gate
-from events.services import checkin_record
-from recognition.gate import GateOutcome
 from tests.api.conftest import assert_error, b64, two_faces
 from tests.faces import blank_jpeg, consenting_holder, val_photo
 

@@ -14,8 +14,8 @@ from playwright.sync_api import expect
 from attendees.models import EnrollmentPhoto, TicketHolder
 from attendees.registration_links import registration_path
 from attendees.services import ticket_holder_create
+from common.reasons import Reason, reason_text
 from events.models import CheckIn, Gate
-from recognition.ml.runtime.quality import MESSAGES
 from recognition.models import FaceEmbedding
 from tests.browser.gate_checks import check, expect_result, expect_thumbnail
 from tests.faces import val_photo
@@ -31,6 +31,9 @@ ENROLL_TIMEOUT_MS = 120_000
 
 CONSENT_GIVEN = "Consent given. Add a selfie so your face can open the gate."
 REGISTERED = "You are registered: your face will open the gate."
+
+# What an attendee reads about a rejected photo: the advice of the reason vocabulary.
+MESSAGES = {"no_face": reason_text(Reason.NO_FACE, advice=True)}
 
 
 @pytest.fixture

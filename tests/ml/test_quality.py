@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from recognition.ml.runtime.detection import DetectedFace
-from recognition.ml.runtime.quality import MESSAGES, QualityThresholds, assess_quality, yaw_ratio
+from recognition.ml.runtime.quality import QualityThresholds, assess_quality, yaw_ratio
 
 
 def verdict_for(image, yunet):
@@ -21,7 +21,6 @@ def test_a_good_photo_is_accepted_with_its_figures(photo, yunet):
 def test_a_blank_image_has_no_face(yunet):
     verdict = verdict_for(np.full((300, 300, 3), 90, np.uint8), yunet)
     assert (verdict.accepted, verdict.code) == (False, "no_face")
-    assert verdict.message == MESSAGES["no_face"]
 
 
 def test_two_people_side_by_side_are_multiple_faces(photo, yunet):

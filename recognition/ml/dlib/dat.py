@@ -8,6 +8,7 @@ which checks that the layout was understood.
 
 from __future__ import annotations
 
+import builtins
 import os
 from pathlib import Path
 
@@ -148,7 +149,7 @@ class _Reader:
         count = int(np.prod(shape))
         return np.frombuffer(self.take(4 * count), dtype="<f4").reshape(shape).astype(np.float32)
 
-    def alias_tensor(self) -> tuple[int, ...]:
+    def alias_tensor(self) -> tuple[builtins.int, ...]:
         version = self.int()
         if version != 1:
             raise DlibModelFormatError(

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from recognition.ml.dlib.dat import DlibModelFormatError, dlib_resnet_weights
+from recognition.ml.dlib.models import dlib_model_path
 
 __all__ = [
     "DlibModelFormatError",
@@ -254,9 +255,11 @@ def _face_chips(count: int, data: str | None, seed: int = 0) -> np.ndarray:
     import cv2
 
     paths = sorted(Path(data).glob("*/*.jpg"))[:count] if data else []
+    images = [cv2.imread(str(p)) for p in paths]
     chips = [
-        cv2.cvtColor(cv2.resize(cv2.imread(str(p)), (INPUT_SIZE, INPUT_SIZE)), cv2.COLOR_BGR2RGB)
-        for p in paths
+        cv2.cvtColor(cv2.resize(image, (INPUT_SIZE, INPUT_SIZE)), cv2.COLOR_BGR2RGB)
+        for image in images
+        if image is not None
     ]
     rng = np.random.default_rng(seed)
     while len(chips) < count:
@@ -310,8 +313,6 @@ def check(
     import time
 
     import dlib
-
-    from recognition.ml.dlib.models import dlib_model_path
 
     dat = dlib_model_path("dlib_face_recognition_resnet_model_v1")
     start = time.perf_counter()

@@ -94,12 +94,21 @@ def write_thresholds(
     return metadata
 
 
-def threshold_for(metadata: dict[str, Any], far: float) -> float:
-    """The similarity threshold measured for a false accept rate, e.g. 1e-3."""
+def threshold_for(
+    metadata: dict[str, Any], far: float, *, strictest_if_missing: bool = False
+) -> float:
+    """The similarity threshold measured for a false accept rate, e.g. 1e-3.
+
+    A FAR the evaluation could not measure (too few impostor pairs) is an ArtifactError, or with
+    strictest_if_missing the strictest threshold that was measured (what serving uses: never
+    looser than asked)."""
+    table = metadata["thresholds"]
     try:
-        return float(metadata["thresholds"][far_key(far)])
+        return float(table[far_key(far)])
     except KeyError:
-        known = ", ".join(sorted(metadata["thresholds"])) or "none"
+        if strictest_if_missing and table:
+            return float(table[min(table, key=float)])
+        known = ", ".join(sorted(table)) or "none"
         raise ArtifactError(
             f"no threshold measured for FAR {far_key(far)} (known: {known}); "
             "run python -m recognition.ml.tools.evaluate --write-thresholds"

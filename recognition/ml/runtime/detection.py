@@ -21,6 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from recognition.ml.dlib.models import dlib_model_path
 from recognition.ml.runtime.config import default_cache_dir
 from recognition.ml.runtime.imageio import fit_longest_side
 
@@ -48,8 +49,9 @@ class DetectedFace:
         return float(self.box[2] * self.box[3])
 
     def scaled(self, factor: float) -> DetectedFace:
+        x, y, w, h = self.box
         return DetectedFace(
-            box=tuple(float(v * factor) for v in self.box),
+            box=(x * factor, y * factor, w * factor, h * factor),
             landmarks=(self.landmarks * factor).astype(np.float32),
             score=self.score,
             detector=self.detector,
@@ -100,11 +102,11 @@ class YuNetDetector(FaceDetector):
             return []
         faces = [
             DetectedFace(
-                box=tuple(float(v) for v in row[0:4]),
-                landmarks=row[4:14].reshape(5, 2).astype(np.float32),
+                box=(float(row[0]), float(row[1]), float(row[2]), float(row[3])),
+                landmarks=np.asarray(row[4:14], np.float32).reshape(5, 2),
                 score=float(row[14]),
             ).scaled(1.0 / scale)
-            for row in rows
+            for row in np.asarray(rows, np.float32)
         ]
         return sort_by_area(faces)
 
@@ -129,8 +131,6 @@ class DlibHogDetector(FaceDetector):
     def __init__(self, upsample_below: int = 640):
         import dlib
 
-        from recognition.ml.dlib.models import dlib_model_path
-
         self._detector = dlib.get_frontal_face_detector()
         self._predictor = dlib.shape_predictor(dlib_model_path("shape_predictor_5_face_landmarks"))
         # HOG misses faces under ~80 px, which are common in small photos: upsample those once.
@@ -148,7 +148,7 @@ class DlibHogDetector(FaceDetector):
             box = (rect.left(), rect.top(), rect.width(), rect.height())
             faces.append(
                 DetectedFace(
-                    box=tuple(float(v) for v in box),
+                    box=(float(box[0]), float(box[1]), float(box[2]), float(box[3])),
                     landmarks=self.five_points(points),
                     score=float(score),
                     detector=self.name,

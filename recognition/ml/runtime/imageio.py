@@ -50,7 +50,40 @@ def _open_checked(data: bytes, max_bytes: int, max_pixels: int) -> Image.Image:
         raise ImageDecodeError(
             "too_many_pixels", f"The image has {width}x{height} pixels; the limit is {max_pixels}."
         )
+    if not _complete(data, image.format):
+        raise ImageDecodeError("truncated", "The image data is incomplete (cut short).")
     return image
+
+
+def _complete(data: bytes, image_format: str | None) -> bool:
+    """Whether the file reaches its format's end marker: a structural check that finds uploads cut
+    short without decoding a pixel (the web process never decodes)."""
+    if image_format == "JPEG":
+        start_of_scan = _jpeg_start_of_scan(data)
+        return start_of_scan is not None and data.find(b"\xff\xd9", start_of_scan) != -1
+    if image_format == "PNG":
+        return data.rfind(b"IEND") != -1
+    if image_format == "WEBP":
+        declared = int.from_bytes(data[4:8], "little") + 8
+        return len(data) >= declared
+    return True
+
+
+def _jpeg_start_of_scan(data: bytes) -> int | None:
+    """Offset of the first start-of-scan marker, walking the segment headers (an EXIF thumbnail
+    inside APP1 carries its own end marker, so a plain search could be fooled)."""
+    position = 2  # after SOI
+    while position + 4 <= len(data):
+        if data[position] != 0xFF:
+            return None
+        marker = data[position + 1]
+        if marker == 0xFF:  # fill byte
+            position += 1
+            continue
+        if marker == 0xDA:
+            return position
+        position += 2 + int.from_bytes(data[position + 2 : position + 4], "big")
+    return None
 
 
 def image_size_check(

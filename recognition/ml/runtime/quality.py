@@ -1,4 +1,4 @@
-"""Enrollment photo quality gates: one verdict with a stable code and a plain-words message."""
+"""Enrollment photo quality gates: one verdict with a stable code and the measured figures."""
 
 from __future__ import annotations
 
@@ -35,22 +35,14 @@ class QualityThresholds:
         return asdict(self)
 
 
-MESSAGES = {
-    "no_face": "We could not find a face. Face the camera in good light and try again.",
-    "multiple_faces": "More than one face is in the photo. Please make sure you are alone.",
-    "face_too_small": "Your face is too small in the photo. Move closer to the camera.",
-    "too_blurred": "The photo is blurred. Hold the camera still and make sure it is in focus.",
-    "too_dark": "The photo is too dark. Move to a brighter place or turn towards the light.",
-    "overexposed": "The photo is too bright. Avoid strong light or a flash straight at you.",
-    "pose_not_frontal": "Please look straight at the camera with your whole face visible.",
-}
-
-
 @dataclass
 class QualityVerdict:
+    """`code` is stable (people read it through the product's reason vocabulary); `message` is
+    an optional technical detail, e.g. an ImageDecodeError's."""
+
     accepted: bool
     code: str | None
-    message: str
+    message: str = ""
     figures: dict[str, float] = field(default_factory=dict)
     face: DetectedFace | None = None
 
@@ -87,7 +79,7 @@ def several_faces(faces: list[DetectedFace], ratio: float) -> bool:
 
 
 def reject(code: str, figures: dict[str, float], face: DetectedFace | None) -> QualityVerdict:
-    return QualityVerdict(False, code, MESSAGES[code], figures, face)
+    return QualityVerdict(False, code, "", figures, face)
 
 
 def first_failure(figures: dict[str, float], limits: QualityThresholds) -> str | None:

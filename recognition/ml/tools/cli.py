@@ -14,6 +14,7 @@ from recognition.ml.runtime.config import (
     RuntimeConfig,
     default_cache_dir,
 )
+from recognition.ml.runtime.detection import get_detector
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 EXIT_USAGE = 2
@@ -105,6 +106,4 @@ def runtime_config_from_args(args: argparse.Namespace) -> RuntimeConfig:
 
 
 def detector_from_args(args: argparse.Namespace):
-    from recognition.ml.runtime.detection import get_detector
-
     return get_detector(args.detector, args.yunet_model, args.model_cache_dir)

@@ -14,7 +14,9 @@ import os
 
 import numpy as np
 
-from recognition.ml.runtime.embedders import EMBEDDER_NAMES
+from recognition.ml.runtime.artifacts import ArtifactError
+from recognition.ml.runtime.embedders import EMBEDDER_NAMES, load_embedder
+from recognition.ml.runtime.pipeline import embed_files
 from recognition.ml.tools.cli import (
     CliError,
     add_runtime_arguments,
@@ -38,9 +40,6 @@ def add_embedder_arguments(parser: argparse.ArgumentParser) -> None:
 
 def embedder_from_args(args: argparse.Namespace):
     """Load the embedder, turning configuration problems into one-line CLI errors."""
-    from recognition.ml.runtime.artifacts import ArtifactError
-    from recognition.ml.runtime.embedders import load_embedder
-
     model = args.model
     if model is not None and not os.path.isdir(model):
         raise CliError(f"model directory {model} does not exist")
@@ -59,8 +58,6 @@ def main(argv=None) -> None:
     paths = collect_images(args.images)
     embedder = embedder_from_args(args)
     detector = detector_from_args(args)
-    from recognition.ml.runtime.pipeline import embed_files
-
     result = embed_files(paths, detector, embedder)
     try:
         np.savez(

@@ -19,9 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from recognition.ml.runtime.artifacts import METADATA_FILE, far_key, write_metadata
+from recognition.ml.runtime.embedders.dlib_resnet import default_metadata
+from recognition.ml.runtime.pipeline import embed_files
 from recognition.ml.tools.cli import CliError, collect_images, detector_from_args, run_cli
 from recognition.ml.tools.embed import add_embedder_arguments, embedder_from_args
 from recognition.ml.tools.metrics import (
+    Roc,
     equal_error_rate,
     pair_scores,
     rank1_identification,
@@ -59,7 +62,7 @@ def labelled_images(data: str) -> tuple[list[str], np.ndarray]:
     return paths, labels
 
 
-def verification_metrics(embeddings: np.ndarray, labels: np.ndarray) -> dict:
+def verification_metrics(embeddings: np.ndarray, labels: np.ndarray) -> tuple[dict, Roc]:
     genuine, impostor = pair_scores(embeddings, labels)
     if len(genuine) == 0 or len(impostor) == 0:
         raise CliError("need at least two identities and one identity with two detected faces")
@@ -91,7 +94,7 @@ def timing_summary(timings_ms: dict[str, float], faces: int, images: int) -> dic
     }
 
 
-def build_report(args, paths, labels, embedded, embedder, detector) -> tuple[dict, object]:
+def build_report(args, paths, labels, embedded, embedder, detector) -> tuple[dict, Roc]:
     found = embedded.detected
     metrics, roc = verification_metrics(embedded.embeddings[found], labels[found])
     report = {
@@ -141,8 +144,6 @@ def store_thresholds(model_dir: str | None, embedder, report: dict) -> str:
 
 def prepare_dlib_artifact(model_dir: str) -> None:
     """dlib's weights come from its package, so its artifact may start as metadata alone."""
-    from recognition.ml.runtime.embedders.dlib_resnet import default_metadata
-
     if not (Path(model_dir) / METADATA_FILE).is_file():
         write_metadata(model_dir, default_metadata())
 
@@ -154,8 +155,6 @@ def main(argv=None) -> None:
         prepare_dlib_artifact(args.model)
     embedder = embedder_from_args(args)
     detector = detector_from_args(args)
-    from recognition.ml.runtime.pipeline import embed_files
-
     embedded = embed_files(paths, detector, embedder)
     report, roc = build_report(args, paths, labels, embedded, embedder, detector)
     if args.write_thresholds:

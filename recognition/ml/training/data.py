@@ -117,12 +117,16 @@ def detect_and_align(
     """The first max_per_identity usable faces of each identity (file order), all when None."""
     from tqdm import tqdm
 
-    crops, labels, names, sources = [], [], [], []
+    crops: list[np.ndarray] = []
+    labels: list[int] = []
+    names: list[str] = []
+    sources: list[str] = []
     counts = {"images_tried": 0, "no_face": 0, "identities_dropped": 0}
     for name, paths in tqdm(
         files.items(), desc="detect+align", unit="id", file=sys.stderr, disable=not progress
     ):
-        found, found_paths = [], []
+        found: list[np.ndarray] = []
+        found_paths: list[str] = []
         for path in paths:
             if max_per_identity and len(found) >= max_per_identity:
                 break

@@ -1,12 +1,16 @@
-"""Embedders and a per-process loader. Importing this package loads no model and no TensorFlow."""
+"""Embedders and a per-process loader. Importing this package loads no model, no TensorFlow and no
+dlib: each embedder imports its runtime when it is built."""
 
 from __future__ import annotations
 
 import functools
 
-from recognition.ml.runtime.artifacts import EMBEDDER_KINDS, ArtifactError
+from recognition.ml.runtime.artifacts import EMBEDDER_KINDS, ArtifactError, read_metadata
 from recognition.ml.runtime.config import RuntimeConfig
 from recognition.ml.runtime.embedders.base import Embedder, l2_normalise
+from recognition.ml.runtime.embedders.contrastive import ContrastiveCnnEmbedder
+from recognition.ml.runtime.embedders.dlib_resnet import DlibResNetEmbedder
+from recognition.ml.runtime.embedders.mobilenet import MobileNetV2SiameseEmbedder
 
 EMBEDDER_NAMES = EMBEDDER_KINDS
 
@@ -25,9 +29,6 @@ def load_embedder(
     """
     config = config or RuntimeConfig()
     if name == "dlib-resnet":
-        from recognition.ml.runtime.artifacts import read_metadata
-        from recognition.ml.runtime.embedders.dlib_resnet import DlibResNetEmbedder
-
         metadata = read_metadata(artifact_dir) if artifact_dir else None
         if metadata and metadata["embedder"] != name:
             raise ArtifactError(f"{artifact_dir} is a {metadata['embedder']} artifact, not {name}")
@@ -38,8 +39,6 @@ def load_embedder(
             cache_dir=config.cache_dir,
         )
     if name == "mobilenetv2-siamese":
-        from recognition.ml.runtime.embedders.mobilenet import MobileNetV2SiameseEmbedder
-
         if not artifact_dir:
             raise ArtifactError(
                 "mobilenetv2-siamese needs a model artifact directory (--model DIR). Create an "
@@ -48,8 +47,6 @@ def load_embedder(
             )
         return MobileNetV2SiameseEmbedder(artifact_dir, config.backbone_handle)
     if name == "contrastive-cnn":
-        from recognition.ml.runtime.embedders.contrastive import ContrastiveCnnEmbedder
-
         if not artifact_dir:
             raise ArtifactError("contrastive-cnn needs a trained artifact directory (--model DIR)")
         return ContrastiveCnnEmbedder(artifact_dir)

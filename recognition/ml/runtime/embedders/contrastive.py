@@ -10,17 +10,16 @@ from pathlib import Path
 
 import numpy as np
 
+from recognition.ml.keras_compat import tensorflow_modules
 from recognition.ml.runtime.artifacts import ArtifactError, read_metadata
 from recognition.ml.runtime.embedders.base import Embedder
+from recognition.ml.runtime.embedders.mobilenet import MODEL_DIR
 
 NAME = "contrastive-cnn"
 
 
 class ContrastiveCnnEmbedder(Embedder):
     def __init__(self, artifact_dir: str | Path):
-        from recognition.ml.keras_compat import tensorflow_modules
-        from recognition.ml.runtime.embedders.mobilenet import MODEL_DIR
-
         directory = Path(artifact_dir)
         self.metadata = read_metadata(directory)
         if self.metadata["embedder"] != NAME:

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from recognition.ml.dlib.models import dlib_model_path
+from recognition.ml.dlib.onnx import DlibResNetOnnx
 from recognition.ml.runtime.config import DLIB_RUNTIMES, default_cache_dir
 from recognition.ml.runtime.detection import DetectedFace
 from recognition.ml.runtime.embedders.base import Embedder
@@ -96,8 +97,6 @@ class DlibResNetEmbedder(Embedder):
         self._model = dlib.face_recognition_model_v1(weights) if self._onnx is None else None
 
     def _load_onnx(self, weights: str, cache_dir: str, threads: int):
-        from recognition.ml.dlib.onnx import DlibResNetOnnx
-
         try:
             return DlibResNetOnnx(weights, cache_dir, threads=threads)
         except (ImportError, OSError, ValueError, RuntimeError) as exc:
@@ -115,5 +114,6 @@ class DlibResNetEmbedder(Embedder):
     def _embed_batch(self, crops: np.ndarray) -> np.ndarray:
         if self._onnx is not None:
             return self._onnx.embed(np.ascontiguousarray(crops, dtype=np.uint8))
+        assert self._model is not None  # one of the two runtimes is always loaded
         chips = [np.ascontiguousarray(crop) for crop in crops]
         return np.array(self._model.compute_face_descriptor(chips), dtype=np.float32)

@@ -1,0 +1,78 @@
+"""Worker heartbeats in Redis: each Celery worker writes a short-lived key naming its queues.
+
+/healthz and the gate read these keys to know which queues have a live consumer: a couple of
+milliseconds, no broadcast to the cluster. A worker that dies stops refreshing its key, which
+expires. Per-deployment facts a worker child learns (which face detector runs) are published
+under FACTS_KEY and copied into every heartbeat.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+
+import redis
+from django.conf import settings
+
+WORKER_KEY_PREFIX = "facepass:worker:"
+FACTS_KEY = "facepass:worker-facts"
+HEARTBEAT_SECONDS = 5
+HEARTBEAT_TTL = 15
+
+
+def redis_client() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+
+
+def live_workers() -> list[dict]:
+    client = redis_client()
+    keys = list(client.scan_iter(match=WORKER_KEY_PREFIX + "*", count=100))
+    values: list = client.mget(keys) if keys else []  # type: ignore[assignment]  # a sync client
+    return [json.loads(v) for v in values if v]
+
+
+def queue_has_worker(queue: str) -> bool:
+    return any(queue in worker.get("queues", []) for worker in live_workers())
+
+
+def worker_facts_publish(client, facts: dict) -> None:
+    """Merge facts (e.g. {"detector": "YuNetDetector"}) into what every heartbeat reports."""
+    current = worker_facts(client)
+    current.update(facts)
+    client.set(FACTS_KEY, json.dumps(current))
+
+
+def worker_facts(client) -> dict:
+    try:
+        raw = client.get(FACTS_KEY)
+    except redis.RedisError:
+        return {}
+    return json.loads(raw) if raw else {}
+
+
+class Heartbeat:
+    """The background thread of one worker process: refreshes its key until stopped."""
+
+    def __init__(self, hostname: str, queues: list[str]):
+        self.key = WORKER_KEY_PREFIX + hostname
+        self.payload = {"hostname": hostname, "pid": os.getpid(), "queues": queues}
+        self._stop = threading.Event()
+
+    def start(self) -> None:
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _loop(self) -> None:
+        client = redis_client()
+        while not self._stop.is_set():
+            payload = {**self.payload, **worker_facts(client)}
+            # Redis down: try again on the next beat.
+            with contextlib.suppress(redis.RedisError):
+                client.set(self.key, json.dumps(payload), ex=HEARTBEAT_TTL)
+            self._stop.wait(HEARTBEAT_SECONDS)
+        with contextlib.suppress(redis.RedisError):
+            client.delete(self.key)

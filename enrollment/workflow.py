@@ -1,0 +1,343 @@
+"""The enrollment workflow, one owner from upload to holder status:
+
+    upload (store privately, queue on commit) -> claim a batch -> embed (recognition.inference)
+    -> record each result (embedding stored, or the rejection's reason) -> holder status
+    -> duplicate-face flags -> the event's search index
+
+Below it, `recognition` offers embedding, storage and search; `attendees` owns holders and photos.
+Neither calls the other, nor back up into this module.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+import numpy as np
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+
+from attendees.models import EnrollmentPhoto, TicketHolder
+from attendees.services import registration_check_open, ticket_holder_refresh_status
+from audit.models import AuditEntry
+from audit.services import audit_record
+from common import queues
+from common.db import files_delete_on_commit
+from common.images import upload_size_check
+from common.reasons import Reason, ReasonError, reason_text
+from common.unavailable import QUEUE_ERRORS
+from enrollment.selectors import photos_missing_embedding, photos_with_lost_tasks
+from recognition import inference
+from recognition.ml.runtime.pipeline import FaceResult
+from recognition.models import EmbeddingModel
+from recognition.search_index import event_search_index_ensure
+from recognition.selectors import active_model, model_threshold, nearest_holders
+from recognition.services import face_embedding_store
+from webhooks.services import enrollment_photo_webhook_emit
+
+logger = logging.getLogger(__name__)
+WORKER = "system: enrollment worker"
+
+
+# --- Upload and queue ----------------------------------------------------------------------
+
+
+def enrollment_photo_create(*, holder: TicketHolder, image_bytes: bytes) -> EnrollmentPhoto:
+    """Store a selfie privately and queue it for the recognition worker once committed."""
+    if not holder.has_consented:
+        raise ReasonError(Reason.CONSENT_REQUIRED)
+    if holder.status == TicketHolder.Status.REVOKED:
+        raise ReasonError(Reason.TICKET_REVOKED)
+    upload_size_check(len(image_bytes))
+    active = holder.photos.exclude(status=EnrollmentPhoto.Status.REJECTED).count()
+    if active >= settings.FACEPASS_MAX_PHOTOS_PER_HOLDER:
+        raise ReasonError(Reason.TOO_MANY_PHOTOS)
+    with transaction.atomic():
+        photo = EnrollmentPhoto(holder=holder)
+        photo.image.save("selfie.jpg", ContentFile(image_bytes), save=False)
+        photo.save()
+        transaction.on_commit(lambda: _queue(photo.pk))
+    return photo
+
+
+def registration_photo_add(*, holder: TicketHolder, image_bytes: bytes) -> EnrollmentPhoto:
+    """A selfie from the public registration page: only while the event takes registrations."""
+    registration_check_open(holder)
+    return enrollment_photo_create(holder=holder, image_bytes=image_bytes)
+
+
+def _queue(photo_id: int) -> None:
+    try:
+        queues.task_send(queues.Task.ENROLL_PHOTO, photo_id)
+    except QUEUE_ERRORS:
+        # The photo is stored and stays pending: enrollment_requeue_lost queues it once the
+        # broker is back. The attendee's upload is not lost, so it is not failed either.
+        logger.error("photo %s stored but not queued: the broker is unavailable", photo_id)
+
+
+# --- Claim ---------------------------------------------------------------------------------
+
+
+def enrollment_photos_claim(*, photo_ids: list[int], extra: int) -> list[EnrollmentPhoto]:
+    """Lock and mark as processing the given photos plus up to `extra` other waiting ones.
+
+    A claim older than the task time limit belongs to a killed worker and is taken
+    again, so no photo is ever lost.
+    """
+    stale_before = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    waiting = EnrollmentPhoto.objects.filter(status=EnrollmentPhoto.Status.PENDING) | (
+        EnrollmentPhoto.objects.filter(
+            status=EnrollmentPhoto.Status.PROCESSING, processing_started_at__lt=stale_before
+        )
+    )
+    own_ids = set(photo_ids)
+    with transaction.atomic():
+        locked = EnrollmentPhoto.objects.select_for_update(skip_locked=True, of=("self",))
+        own = list(
+            locked.select_related("holder__event")
+            .filter(pk__in=own_ids)
+            .filter(pk__in=waiting.values("pk"))
+        )
+        others = list(
+            locked.select_related("holder__event")
+            .filter(pk__in=waiting.exclude(pk__in=own_ids).values("pk"))
+            .order_by("created_at")[:extra]
+        )
+        claimed = own + others
+        now = timezone.now()
+        for photo in claimed:
+            photo.status = EnrollmentPhoto.Status.PROCESSING
+            photo.processing_started_at = now
+            photo.attempts += 1
+        EnrollmentPhoto.objects.bulk_update(
+            claimed, ["status", "processing_started_at", "attempts"]
+        )
+    return claimed
+
+
+def enrollment_photos_release(*, photos: list[EnrollmentPhoto]) -> None:
+    """Hand claimed photos back to the queue (a transient error interrupted the batch)."""
+    EnrollmentPhoto.objects.filter(
+        pk__in=[p.pk for p in photos], status=EnrollmentPhoto.Status.PROCESSING
+    ).update(status=EnrollmentPhoto.Status.PENDING, processing_started_at=None)
+
+
+# --- Embed and record ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A photo refused before any face work: a business rule, not a quality verdict."""
+
+    code: str
+
+
+def _read(photo: EnrollmentPhoto) -> bytes | None:
+    try:
+        with photo.image.open("rb") as fh:
+            return fh.read()
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def enrollment_process(*, photo_ids: list[int], batch_size: int | None = None, model=None) -> dict:
+    """Process the given photos and, in the same batch, other photos still waiting.
+
+    `model` defaults to the active one; benchmarks pass another to compare models.
+    """
+    batch_size = batch_size or settings.FACEPASS_ENROLL_BATCH_SIZE
+    model = model or active_model()
+    photos = enrollment_photos_claim(photo_ids=photo_ids, extra=max(batch_size - len(photo_ids), 0))
+    if not photos:
+        return {"processed": 0, "accepted": 0}
+    try:
+        accepted = _process_claimed(photos, model)
+    except BaseException:
+        # Whatever went wrong, unfinished photos go back to the queue rather than
+        # staying claimed by a batch that no longer runs.
+        enrollment_photos_release(photos=photos)
+        raise
+    logger.info("enrolled %d photos (%d accepted) with %s", len(photos), accepted, model.label)
+    for event_id in {photo.holder.event_id for photo in photos}:
+        event_search_index_ensure(event_id=event_id, model=model)
+    return {"processed": len(photos), "accepted": accepted, "model": model.label}
+
+
+def _process_claimed(photos: list[EnrollmentPhoto], model: EmbeddingModel) -> int:
+    # Uploads check consent; this catches consent withdrawn since (never look at the face).
+    enrollment_photos_refuse_without_consent(
+        photos=[photo for photo in photos if not photo.holder.has_consented], model=model
+    )
+    consented = [photo for photo in photos if photo.holder.has_consented]
+    images = [_read(photo) for photo in consented]
+    readable = [image for image in images if image is not None]
+    results = iter(inference.enroll_images(model, readable) if readable else ())
+    accepted = 0
+    # One commit per batch, not per photo: commits (fsync) dominate the database cost.
+    with transaction.atomic():
+        for photo, image in zip(consented, images, strict=True):
+            result = Rejection(Reason.FILE_MISSING) if image is None else next(results)
+            recorded = enrollment_photo_record_result(photo=photo, model=model, result=result)
+            accepted += bool(recorded and recorded.status == EnrollmentPhoto.Status.ACCEPTED)
+    return accepted
+
+
+def enrollment_photo_record_result(
+    *, photo: EnrollmentPhoto, model: EmbeddingModel, result: FaceResult | Rejection
+) -> EnrollmentPhoto | None:
+    """Store the outcome; None when the photo was deleted while it was being processed."""
+    with transaction.atomic():
+        # The attendee may delete the photo mid-processing. The row lock makes such a delete
+        # wait for this result; a photo already gone is skipped instead of failing the batch
+        # (and with it the other attendees' photos).
+        if not EnrollmentPhoto.objects.select_for_update().filter(pk=photo.pk).exists():
+            logger.info("photo %s was deleted while being processed; result dropped", photo.pk)
+            return None
+        _photo_result_apply(photo, model, result)
+        enrollment_photo_webhook_emit(photo=photo)
+    ticket_holder_refresh_status(holder=photo.holder)
+    if isinstance(result, FaceResult) and result.accepted:
+        duplicate_face_check(photo=photo, model=model, vector=result.embedding)
+    return photo
+
+
+def _photo_result_apply(photo: EnrollmentPhoto, model, result: FaceResult | Rejection) -> None:
+    verdict = getattr(result, "verdict", None)
+    photo.quality = {k: round(float(v), 3) for k, v in verdict.figures.items()} if verdict else {}
+    face = verdict.face if verdict else None
+    photo.face_box = [round(float(v), 1) for v in face.box] if face else None
+    photo.processed_at = timezone.now()
+    photo.processing_started_at = None
+    if isinstance(result, FaceResult) and result.accepted:
+        photo.status = EnrollmentPhoto.Status.ACCEPTED
+        photo.rejection_code = photo.rejection_message = ""
+        face_embedding_store(photo=photo, model=model, vector=np.asarray(result.embedding))
+    else:
+        code = result.code if isinstance(result, Rejection) else result.verdict.code or ""
+        photo.status = EnrollmentPhoto.Status.REJECTED
+        photo.rejection_code = code
+        photo.rejection_message = reason_text(code, advice=True)[:300]
+    photo.save(
+        update_fields=[
+            "status",
+            "quality",
+            "face_box",
+            "processed_at",
+            "processing_started_at",
+            "rejection_code",
+            "rejection_message",
+        ]
+    )
+
+
+def enrollment_photos_refuse_without_consent(
+    *, photos: list[EnrollmentPhoto], model: EmbeddingModel
+) -> None:
+    """Reject claimed photos whose holder has no consent now, unlooked-at, and delete their
+    files: the upload checked consent, but it may have gone since."""
+    refusal = Rejection(Reason.CONSENT_REQUIRED)
+    for photo in photos:
+        storage, name = photo.image.storage, photo.image.name
+        with transaction.atomic():
+            if enrollment_photo_record_result(photo=photo, model=model, result=refusal):
+                EnrollmentPhoto.objects.filter(pk=photo.pk).update(image="")
+                audit_record(
+                    action=AuditEntry.Action.PHOTO_DELETE,
+                    actor_label=WORKER,
+                    target=photo,
+                    details={"reason": Reason.CONSENT_REQUIRED.value, "file_only": True},
+                )
+                files_delete_on_commit(storage, [name])
+
+
+def duplicate_face_check(*, photo: EnrollmentPhoto, model: EmbeddingModel, vector) -> bool:
+    """Flag both holders when this face matches another holder of the same event.
+
+    One person holding several tickets under different names is what this catches;
+    the 1:N threshold at the event's security level decides what "matches" means.
+    """
+    holder = photo.holder
+    threshold = model_threshold(model, holder.event.target_far)
+    matches = nearest_holders(
+        event=holder.event_id, model=model, vector=vector, limit=1, exclude_holder_id=holder.pk
+    )
+    if not matches or matches[0].similarity < threshold:
+        return False
+    other = TicketHolder.objects.get(pk=matches[0].holder_id)
+    note = "Face matches {} ({}) with similarity {:.2f}."
+    for flagged, twin in ((holder, other), (other, holder)):
+        flagged.needs_review = True
+        flagged.review_note = note.format(twin.name, twin.ticket_code, matches[0].similarity)
+        flagged.save(update_fields=["needs_review", "review_note", "updated_at"])
+    logger.warning("possible duplicate person: holders %s and %s", holder.pk, other.pk)
+    return True
+
+
+# --- Re-embedding after a model change -----------------------------------------------------
+
+
+def reembed_batch(*, model, photos: list[EnrollmentPhoto]) -> int:
+    """Embed already accepted photos with `model`; returns how many got an embedding."""
+    done = 0
+    for photo in photos:
+        if not photo.holder.has_consented:
+            continue  # never (re-)embed a face without consent
+        image = _read(photo)
+        if image is None:
+            logger.warning("photo %s has no file; skipped", photo.pk)
+            continue
+        result = inference.embed_largest_face(model, image)
+        if result.embedding is None:
+            logger.warning("photo %s: %s under %s", photo.pk, result.verdict.code, model.label)
+            continue
+        face_embedding_store(photo=photo, model=model, vector=np.asarray(result.embedding))
+        done += 1
+    for event_id in {photo.holder.event_id for photo in photos}:
+        event_search_index_ensure(event_id=event_id, model=model)
+    return done
+
+
+def reembed_pending(*, batch_size: int = 64, progress=None) -> int:
+    """Embed every accepted photo lacking an embedding by the active model. Resumable:
+    each batch is committed, and a rerun only looks at what is still missing."""
+    model = active_model()
+    total, after_pk = 0, 0
+    while True:
+        batch = list(photos_missing_embedding(model).filter(pk__gt=after_pk)[:batch_size])
+        if not batch:
+            return total
+        total += reembed_batch(model=model, photos=batch)
+        after_pk = batch[-1].pk
+        if progress is not None:
+            progress(len(batch))
+
+
+# --- Lost tasks ----------------------------------------------------------------------------
+
+
+def enrollment_requeue_lost(*, limit: int = 1000) -> list[int]:
+    """Queue again the photos whose task is gone; returns their ids.
+
+    A claim older than the hard time limit belongs to a killed worker (a killed pool process's
+    task is redelivered at once, finds the photo claimed and leaves it). A photo pending for
+    FACEPASS_ENROLL_REQUEUE_PENDING_AFTER_S while nothing waits in the recognition queue was
+    uploaded while its task could not be queued; with a backlog it is only waiting its turn.
+    A duplicate task is harmless: the claim lets one batch take a photo.
+    """
+    now = timezone.now()
+    pending_before = None
+    if queues.queue_length(queues.RECOGNITION) == 0:
+        pending_before = now - timedelta(seconds=settings.FACEPASS_ENROLL_REQUEUE_PENDING_AFTER_S)
+    lost = photos_with_lost_tasks(
+        processing_before=now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT),
+        pending_before=pending_before,
+    )
+    photo_ids = list(lost.values_list("pk", flat=True)[:limit])
+    for photo_id in photo_ids:
+        queues.task_send(queues.Task.ENROLL_PHOTO, photo_id)
+    if photo_ids:
+        logger.warning("queued %d enrollment photos again (lost tasks)", len(photo_ids))
+    return photo_ids
