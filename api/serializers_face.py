@@ -53,6 +53,12 @@ class CheckInCreateSerializer(ImageInputSerializer):
 
 class CheckInSerializer(serializers.ModelSerializer):
     holder = HolderRefSerializer(source="attendee", allow_null=True, read_only=True)
+    reason = serializers.CharField(
+        read_only=True,
+        help_text="Empty for admit; else a stable code (face_mismatch, no_match, "
+        "ambiguous_match, already_checked_in, gates_not_open, ticket_revoked, "
+        "staff_override, ...).",
+    )
     message = serializers.CharField(source="reason_message", read_only=True)
 
     class Meta:

@@ -29,6 +29,12 @@ class ImageInputSerializer(serializers.Serializer):
 
 class PhotoSerializer(serializers.ModelSerializer):
     status_url = serializers.SerializerMethodField()
+    rejection_code = serializers.CharField(
+        read_only=True,
+        help_text="Empty unless rejected; else a stable code (no_face, multiple_faces, "
+        "face_too_small, too_blurred, too_dark, overexposed, pose_not_frontal, not_an_image, "
+        "truncated, file_missing, consent_required, ...).",
+    )
     quality = serializers.DictField(
         child=serializers.FloatField(),
         read_only=True,
