@@ -261,7 +261,8 @@ class Capacity:
     expected_stranger_review: float  # strangers sent to review
     expected_tpir: float  # holders admitted as themselves without review
     expected_review: float  # holders sent to review
-    expected_wrong_holder: float  # holders admitted as someone else
+    expected_wrong_holder: float  # holders admitted as someone else (upper bound: a holder
+    # counts as a stranger to the other holders; measured far lower, docs/openset-calibration.md)
     beyond_calibration: bool
 
     @property
@@ -277,8 +278,8 @@ def capacity(
     beats the runner-up by `margin`), REVIEW (best >= review threshold otherwise), DENY, for a
     gallery of `holders` holders with `photos` photos each, probed by single frames.
 
-    Holders' genuine scores are the stored genuine quantiles; the other holders' scores are
-    independent draws from the stranger tail."""
+    Holders' genuine scores are the stored genuine quantiles (single frames, fitted identities);
+    the other holders' scores are independent draws from the stranger tail. holders >= 1."""
     admit = threshold_for(cal, holders, level, photos)
     review = threshold_for(cal, 1, level, photos)
     tail = cal.tail(photos)
