@@ -2,7 +2,13 @@
 
 metadata.json keys: name, version, embedder (kind), input_size, margin, alignment_template,
 dimensions, thresholds ({"1e-2": similarity, ...}: accept when cosine similarity >= value for that
-false accept rate), metrics, training, trained (bool), and optionally warning.
+false accept rate), metrics, training, trained (bool), and optionally warning and openset.
+
+openset (optional; written by `python -m recognition.ml.tools.calibrate_openset fit`, read by
+recognition.ml.runtime.openset): the fused stranger-score tail and genuine scores by number of
+enrollment photos, from which 1:N thresholds by gallery size and level follow. Keys: version,
+method, fusion {holder, frames}, data, date, tails {"K": {u, exceedance_rate, shape, scale, body,
+pairs, exceedances, min_probability}}, genuine {"K": {pairs, quantiles}}, validation.
 """
 
 from __future__ import annotations
@@ -45,6 +51,8 @@ def validate_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
             raise ArtifactError(f"metadata.json {key!r} should be {kind.__name__}, got {value!r}")
     if metadata["embedder"] not in EMBEDDER_KINDS:
         raise ArtifactError(f"unknown embedder kind {metadata['embedder']!r}")
+    if "openset" in metadata:
+        check_openset_block(metadata["openset"])
     for far, similarity in metadata["thresholds"].items():
         float(far)  # keys are FARs written like "1e-3"
         if not -1.0 <= float(similarity) <= 1.0:
@@ -113,3 +121,37 @@ def threshold_for(
             f"no threshold measured for FAR {far_key(far)} (known: {known}); "
             "run python -m recognition.ml.tools.evaluate --write-thresholds"
         ) from None
+
+
+OPENSET_KEYS = ("version", "method", "fusion", "tails", "genuine")
+
+
+def check_openset_block(block: Any) -> dict[str, Any]:
+    """Shallow check of the openset block (recognition.ml.runtime.openset checks the numbers)."""
+    if not isinstance(block, dict):
+        raise ArtifactError("metadata.json 'openset' should be an object")
+    missing = [key for key in OPENSET_KEYS if key not in block]
+    if missing:
+        raise ArtifactError(f"metadata.json 'openset' lacks {', '.join(missing)}")
+    for key in ("fusion", "tails", "genuine"):
+        if not isinstance(block[key], dict) or not block[key]:
+            raise ArtifactError(f"metadata.json 'openset' {key!r} should be a non-empty object")
+    return block
+
+
+def openset_block(metadata: dict[str, Any]) -> dict[str, Any]:
+    """The open-set calibration of a model (1:N thresholds by gallery size)."""
+    if "openset" not in metadata:
+        raise ArtifactError(
+            f"model {metadata.get('name')} has no open-set calibration; run "
+            "python -m recognition.ml.tools.calibrate_openset fit --model DIR"
+        )
+    return check_openset_block(metadata["openset"])
+
+
+def write_openset(artifact_dir: str | Path, block: dict[str, Any]) -> dict[str, Any]:
+    """Replace the openset block of an artifact; returns the new metadata."""
+    metadata = read_metadata(artifact_dir)
+    metadata["openset"] = block
+    write_metadata(artifact_dir, metadata)
+    return metadata
