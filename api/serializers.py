@@ -1,7 +1,11 @@
+from dataclasses import asdict
+
 from django.utils.text import slugify
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from attendees.models import TicketHolder
+from checkins.selectors import face_only_capacity
 from events.models import Event, Gate
 
 
@@ -12,8 +16,41 @@ class GateSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class FaceOnlyCapacitySerializer(serializers.Serializer):
+    """What a face-only (1:N) gate of the event can expect now (checkins.selectors)."""
+
+    holders = serializers.IntegerField(help_text="Ticket holders with an enrolled face.")
+    photos = serializers.IntegerField(help_text="Enrollment photos per holder (median).")
+    level = serializers.FloatField(help_text="The security level as an FPIR.")
+    expected_fpir = serializers.FloatField(help_text="Share of strangers admitted as someone.")
+    expected_tpir = serializers.FloatField(help_text="Share of holders admitted without review.")
+    expected_review = serializers.FloatField(help_text="Share of holders sent to review.")
+    expected_stranger_review = serializers.FloatField(help_text="Share of strangers reviewed.")
+    beyond_calibration = serializers.BooleanField(
+        help_text="Past what the model's calibration supports: face-only gates admit nobody "
+        "and send every match to review."
+    )
+    face_only_sensible = serializers.BooleanField(
+        help_text="False below half the holders admitted without review: use ticket + face."
+    )
+    model = serializers.CharField()
+
+
+class OpenGatesSerializer(serializers.Serializer):
+    confirm_face_only = serializers.BooleanField(
+        default=False,
+        help_text="Open face-only gates even where face_only_capacity says they are not "
+        "sensible at this event's size (else 409 face_only_capacity).",
+    )
+
+
 class EventSerializer(serializers.ModelSerializer):
     gates = GateSerializer(many=True, read_only=True)
+    face_only_capacity = serializers.SerializerMethodField(
+        help_text="Expected outcomes of a face-only gate at the event's level and current "
+        "number of enrolled holders, on GET of one event (null in lists, and without a "
+        "calibrated active model)."
+    )
     slug = serializers.SlugField(
         max_length=80, required=False, help_text="Set once on create; defaults to the name."
     )
@@ -32,10 +69,22 @@ class EventSerializer(serializers.ModelSerializer):
             "security_level",
             "biometric_retention_days",
             "gates",
+            "face_only_capacity",
             "created_at",
             "updated_at",
         ]
         read_only_fields = ["id", "status", "created_at", "updated_at"]
+
+    @extend_schema_field(FaceOnlyCapacitySerializer(allow_null=True))
+    def get_face_only_capacity(self, event) -> dict | None:
+        view = self.context.get("view")
+        if view is None or getattr(view, "action", None) != "retrieve":
+            return None  # a few queries per event: on one event's page, not in every list
+        capacity = face_only_capacity(event)
+        if capacity is None:
+            return None
+        data = asdict(capacity) | {"face_only_sensible": capacity.face_only_sensible}
+        return FaceOnlyCapacitySerializer(data).data
 
     def validate(self, attrs):
         instance = self.instance

@@ -19,6 +19,7 @@ from api.serializers import (
     ErrorSerializer,
     EventSerializer,
     HolderListQuerySerializer,
+    OpenGatesSerializer,
     TicketHolderSerializer,
 )
 from api.serializers_photos import (
@@ -34,6 +35,7 @@ from attendees.services import (
     ticket_holder_record_consent,
     ticket_holder_update,
 )
+from checkins.services import event_gates_open
 from common.reasons import Reason, ReasonError
 from events.models import Event
 from events.services import event_create, event_set_status, event_update
@@ -86,12 +88,18 @@ class EventViewSet(
         event_set_status(event=event, status=status_value)
         return Response(self.get_serializer(event).data)
 
-    @extend_schema(request=None, responses={200: EventSerializer, **CONFLICT, **ERRORS})
+    @extend_schema(
+        request=OpenGatesSerializer, responses={200: EventSerializer, **CONFLICT, **ERRORS}
+    )
     @action(detail=True, methods=["post"], url_path="open-gates")
     def open_gates(self, request, pk=None):
         """Open the gates: check-ins are accepted from now on. A closed event stays closed
-        (409 event_closed)."""
-        return self._set_status(Event.Status.GATES_OPEN)
+        (409 event_closed). Face-only gates past what the model supports at the event's size
+        (see face_only_capacity) need `confirm_face_only` (else 409 face_only_capacity)."""
+        options = OpenGatesSerializer(data=request.data or {})
+        options.is_valid(raise_exception=True)
+        event = event_gates_open(event=self.get_object(), **options.validated_data)
+        return Response(self.get_serializer(event).data)
 
     @extend_schema(request=None, responses={200: EventSerializer, **ERRORS})
     @action(detail=True, methods=["post"])

@@ -3,7 +3,7 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
-from common.reasons import Reason
+from common.reasons import reason_code_validator
 from common.storage import private_storage
 from events.models import Event
 
@@ -65,7 +65,7 @@ class EnrollmentPhoto(models.Model):
     holder = models.ForeignKey(TicketHolder, on_delete=models.CASCADE, related_name="photos")
     image = models.FileField(storage=private_storage, upload_to=_photo_path, max_length=200)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
-    rejection_code = models.CharField(max_length=40, blank=True, choices=Reason.choices)
+    rejection_code = models.CharField(max_length=40, blank=True, validators=[reason_code_validator])
     rejection_message = models.CharField(max_length=300, blank=True)
     quality = models.JSONField(default=dict, blank=True)
     face_box = models.JSONField(null=True, blank=True)

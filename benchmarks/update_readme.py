@@ -14,6 +14,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.strangers import table as strangers_table  # noqa: E402
+
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 SMALL_START, SMALL_END = "<!-- bench-small:start -->", "<!-- bench-small:end -->"
 SEARCH_COLUMNS = (
@@ -289,6 +293,37 @@ def section_memory(data) -> list[str]:
     ]
 
 
+def section_strangers(data) -> list[str]:
+    """Face-only gates probed by real strangers, measured beside the calibration's prediction."""
+    if not data:
+        return []
+    lines = [
+        "### Strangers at face-only gates (`benchmarks/strangers.py`)",
+        "",
+        f"Model {data['model']}, runner-up margin {data['margin']}. Holders: the 50 celeba-dev/val "
+        "people with 2 enrollment photos, plus synthetic holders beyond 50; strangers: real "
+        "celeba-dev/train photos (of the people behind no synthetic holder beyond 50). "
+        "Predicted: the model's open-set calibration (`recognition/ml/runtime/openset.py`).",
+        "",
+        strangers_table(data),
+        "",
+    ]
+    one = data.get("one_to_one")
+    if one:
+        rows = [
+            [level, f"{r['genuine_admit_rate']:.3f} of {r['genuine_probes']}",
+             f"{r['impostor_admits']} of {r['impostor_attempts']}"]
+            for level, r in one.items()
+        ]  # fmt: skip
+        lines += [
+            "Ticket + face (1:1) on the 50-holder gallery (2-photo templates):",
+            "",
+            *table(["level", "genuine admitted", "impostors admitted"], rows),
+            "",
+        ]
+    return lines
+
+
 def render(results: Path, small: bool = False) -> str:
     run = load(results, "bench_run")
     memory = load(results, "memory")
@@ -330,6 +365,7 @@ def render(results: Path, small: bool = False) -> str:
             lines += ["", run["note"]]
     lines.append("")
     lines += section_gate_latency(results)
+    lines += section_strangers(load(results, "strangers"))
     lines += section_search_scale(load(results, "search_scale"))
     lines += section_concurrency(concurrency)
     lines += section_bulk(load(results, "bulk_enrollment"))

@@ -32,18 +32,23 @@ class Verdict:
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Cosine-similarity thresholds at the event's security level (data from the model)."""
+    """One holder's thresholds at the event's security level, on the fused score (the attempt's
+    frames against the holder's template). Data from the model's calibration, never constants."""
 
-    one_to_one: float  # per-comparison threshold at the level's false-accept rate
-    margin: float  # 1:N: the best holder must beat the runner-up by this much
+    one_to_one: float  # at the level's false-accept rate: the 1:1 admit, the 1:N review floor
+    # 1:N admit at the event's number of holders (the level read as an FPIR); None when the
+    # model has no open-set calibration: face-only gates then never admit, they send to review.
+    one_to_many: float | None
+    margin: float  # 1:N: the best holder must beat the runner-up by this much to be admitted
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """One holder found by a 1:N search, with the probe's best similarity to their faces."""
+    """One holder found by a 1:N search: the attempt's fused score against their template."""
 
     holder_id: int
     score: float
+    thresholds: Thresholds
     revoked: bool = False
 
 
@@ -76,20 +81,35 @@ def one_to_one(
     return deny(Reason.FACE_MISMATCH, holder_id=holder_id, score=score, details=details)
 
 
-def one_to_many(*, candidates: list[Candidate], thresholds: Thresholds, frames: int) -> Verdict:
-    """Face only: which holder, if any? candidates are the best two holders, best first."""
+def one_to_many(*, candidates: list[Candidate], frames: int) -> Verdict:
+    """Face only: which holder, if any? candidates are the best holders, best first.
+
+    ADMIT needs the open-set threshold for the event's size and a clear lead over the runner-up;
+    between the 1:1 threshold and that lies REVIEW (staff compare the face with the holder's
+    enrollment photo); below the 1:1 threshold, DENY. A stranger then passes as someone with
+    probability at most the level's FPIR, however many holders the event has.
+    """
     if not candidates:
         return deny(Reason.NO_MATCH)
     top = candidates[0]
+    limits = top.thresholds
     runner_up = candidates[1].score if len(candidates) > 1 else -1.0
-    details = {"threshold": thresholds.one_to_one, "second_best": runner_up, "frames": frames}
-    if top.score < thresholds.one_to_one:
+    details = {
+        "threshold": limits.one_to_many,
+        "review_threshold": limits.one_to_one,
+        "second_best": runner_up,
+        "frames": frames,
+    }
+    if top.score < limits.one_to_one:
         return deny(Reason.NO_MATCH, score=top.score, details=details)
-    if top.score - runner_up < thresholds.margin:
+    admissible = limits.one_to_many is not None and top.score >= limits.one_to_many
+    if admissible and top.score - runner_up < limits.margin:
         return Verdict(Decision.REVIEW, Reason.AMBIGUOUS_MATCH, top.holder_id, top.score, details)
     if top.revoked:
         return deny(Reason.TICKET_REVOKED, holder_id=top.holder_id, score=top.score)
-    return Verdict(Decision.ADMIT, "", top.holder_id, top.score, details)
+    if admissible:
+        return Verdict(Decision.ADMIT, "", top.holder_id, top.score, details)
+    return Verdict(Decision.REVIEW, Reason.NEEDS_REVIEW, top.holder_id, top.score, details)
 
 
 def entry(verdict: Verdict, *, single_entry: bool, already_entered: bool) -> Verdict:

@@ -1,11 +1,14 @@
 """One gate attempt decided, nothing written: the ticket looked up, the frames embedded on a gate
-worker, similarities read from pgvector, then the pure rules of checkins.decision at the active
-model's measured thresholds for the event's security level."""
+worker, candidates found in pgvector, each scored on its holder's template (the unit mean of the
+holder's enrolled faces; the attempt's best frame: recognition.ml.runtime.fusion), then the
+pure rules of checkins.decision at the active model's calibrated thresholds for the event's
+security level and size."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 from django.conf import settings
 
 from attendees.models import TicketHolder
@@ -14,8 +17,21 @@ from checkins.decision import Candidate, Thresholds, Verdict
 from common.reasons import Reason, reason_info, reason_text
 from events.models import Event, Gate
 from recognition.frames import FrameResult, frames_embed_on_gate_queue
+from recognition.ml.runtime import openset
+from recognition.ml.runtime.fusion import best_frame_scores
 from recognition.models import EmbeddingModel
-from recognition.selectors import active_model, holder_similarity, model_threshold, nearest_holders
+from recognition.selectors import (
+    active_model,
+    enrolled_holder_count,
+    holder_templates,
+    model_calibration,
+    model_threshold,
+    nearest_holders,
+)
+
+# Holders the search returns per frame: the decision re-scores them on their templates, so the
+# right holder must only be among the nearest few by single photos.
+SEARCH_LIMIT = 10
 
 
 @dataclass
@@ -47,11 +63,23 @@ def outcome_of(verdict: Verdict, *, holder=None, model=None) -> GateOutcome:
     )
 
 
-def thresholds_for(model: EmbeddingModel, event: Event) -> Thresholds:
-    return Thresholds(
-        one_to_one=model_threshold(model, event.target_far),
-        margin=settings.FACEPASS_GATE_1N_MARGIN,
-    )
+def thresholds_for(
+    model: EmbeddingModel, event: Event, *, photos: int, holders: int, frames: int
+) -> Thresholds:
+    """A holder's thresholds at the event's level for an attempt of `frames` frames (the best
+    frame counts, so each frame is one more comparison): the 1:1 one at the level's FAR, and the
+    1:N admit one for `holders` enrolled holders at the level read as an FPIR (open-set
+    calibration, recognition.ml.runtime.openset). An uncalibrated model, or a gallery beyond
+    what its calibration supports, gets no 1:N admit threshold: face-only gates then send to
+    review."""
+    margin = settings.FACEPASS_GATE_1N_MARGIN
+    calibration = model_calibration(model)
+    if calibration is None:
+        return Thresholds(model_threshold(model, event.target_far), None, margin)
+    level, frames = float(event.target_far), max(frames, 1)
+    one = openset.threshold_for(calibration, frames, level, photos)
+    many = openset.threshold_for(calibration, max(holders, 1) * frames, level, photos)
+    return Thresholds(one.score, None if many.beyond_calibration else many.score, margin)
 
 
 def ticket_holder_for_gate(event: Event, ticket_code: str) -> TicketHolder | GateOutcome:
@@ -69,51 +97,86 @@ def ticket_holder_for_gate(event: Event, ticket_code: str) -> TicketHolder | Gat
     return outcome_of(decision.deny(Reason.UNKNOWN_TICKET))
 
 
-def _vectors(frames: list[FrameResult]):
-    return [f.vector for f in frames if f.vector is not None]
+def _vectors(frames: list[FrameResult]) -> np.ndarray:
+    vectors = [f.vector for f in frames if f.vector is not None]
+    return np.stack(vectors) if vectors else np.zeros((0, 0), np.float32)
 
 
 def decide_one_to_one(holder: TicketHolder, frames: list[FrameResult], model) -> GateOutcome:
     revoked = holder.status == TicketHolder.Status.REVOKED
     vectors = _vectors(frames)
-    if not revoked and not vectors:
+    if not revoked and not len(vectors):
         return outcome_of(decision.unusable_frames([f.code for f in frames]), holder=holder)
-    scores = [holder_similarity(holder_id=holder.pk, model=model, vector=v) for v in vectors]
-    known = [s for s in scores if s is not None]  # None: the holder has no enrolled face
-    score = max(known) if known else None
+    found = holder_templates(holder_ids=[holder.pk], model=model).get(holder.pk)
+    score = None
+    if found is not None and len(vectors):
+        score = float(best_frame_scores(vectors, found.vector[None])[0])
+    limits = thresholds_for(
+        model, holder.event, photos=found.photos if found else 1, holders=1, frames=len(vectors)
+    )
     verdict = decision.one_to_one(
-        holder_id=holder.pk,
-        revoked=revoked,
-        score=score,
-        thresholds=thresholds_for(model, holder.event),
-        frames=len(frames),
+        holder_id=holder.pk, revoked=revoked, score=score, thresholds=limits, frames=len(frames)
     )
     return outcome_of(verdict, holder=holder, model=model)
 
 
-def _candidates(event: Event, vectors, model) -> list[Candidate]:
-    """The best two holders for the probe frame that matched best."""
-    per_frame = [nearest_holders(event=event, model=model, vector=v, limit=2) for v in vectors]
-    per_frame = [matches for matches in per_frame if matches]
-    if not per_frame:
+@dataclass(frozen=True)
+class Scored:
+    """A holder found for an attempt: the best frame's score against their template."""
+
+    holder_id: int
+    score: float
+    photos: int
+    revoked: bool
+
+
+def scored_candidates(event: Event, vectors: np.ndarray, model) -> list[Scored]:
+    """The best two holders by template score, among those the search finds for any frame."""
+    found = {
+        match.holder_id
+        for vector in vectors
+        for match in nearest_holders(event=event, model=model, vector=vector, limit=SEARCH_LIMIT)
+    }
+    if not found:
         return []
-    best = max(per_frame, key=lambda matches: matches[0].similarity)
+    fused = list(holder_templates(holder_ids=found, model=model).values())
+    scores = best_frame_scores(vectors, np.stack([t.vector for t in fused]))
+    best = sorted(zip(scores, fused, strict=True), key=lambda pair: -pair[0])[:2]
     revoked = set(
         TicketHolder.objects.filter(
-            pk__in=[m.holder_id for m in best], status=TicketHolder.Status.REVOKED
+            pk__in=[t.holder_id for _, t in best], status=TicketHolder.Status.REVOKED
         ).values_list("pk", flat=True)
     )
-    return [Candidate(m.holder_id, m.similarity, m.holder_id in revoked) for m in best]
+    return [Scored(t.holder_id, float(s), t.photos, t.holder_id in revoked) for s, t in best]
+
+
+def one_to_many_verdict(
+    event: Event, model, scored: list[Scored], *, frames: int, holders: int
+) -> Verdict:
+    """The 1:N rules at the event's level, for `frames` frames with a face and a gallery of
+    `holders` enrolled holders."""
+    candidates = [
+        Candidate(
+            c.holder_id,
+            c.score,
+            thresholds_for(model, event, photos=c.photos, holders=holders, frames=frames),
+            c.revoked,
+        )
+        for c in scored
+    ]
+    return decision.one_to_many(candidates=candidates, frames=frames)
 
 
 def decide_one_to_many(event: Event, frames: list[FrameResult], model) -> GateOutcome:
     vectors = _vectors(frames)
-    if not vectors:
+    if not len(vectors):
         return outcome_of(decision.unusable_frames([f.code for f in frames]), model=model)
-    verdict = decision.one_to_many(
-        candidates=_candidates(event, vectors, model),
-        thresholds=thresholds_for(model, event),
-        frames=len(frames),
+    verdict = one_to_many_verdict(
+        event,
+        model,
+        scored_candidates(event, vectors, model),
+        frames=len(vectors),
+        holders=enrolled_holder_count(event_id=event.pk, model=model),
     )
     return outcome_of(verdict, model=model)
 

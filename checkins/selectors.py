@@ -1,11 +1,19 @@
-"""Reads for check-ins: the log of an event, and which attempts stand as an entry."""
+"""Reads for check-ins: the log of an event, which attempts stand as an entry, and what a
+face-only gate of an event can expect."""
 
 from __future__ import annotations
 
-from django.db.models import F, OuterRef, QuerySet, Subquery
+import statistics
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Count, F, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from events.models import CheckIn, Event
+from recognition.ml.runtime import openset
+from recognition.models import EmbeddingModel, FaceEmbedding
+from recognition.selectors import enrolled_holder_count, model_calibration
 
 
 def checkins_for_event(event: Event) -> QuerySet[CheckIn]:
@@ -35,3 +43,62 @@ def standing_decision(checkin: CheckIn) -> str:
     """The attempt's decision as it stands: its latest override's, else its own."""
     latest = checkin.overridden_by.order_by("-created_at", "-pk").first()
     return latest.decision if latest else checkin.decision
+
+
+@dataclass(frozen=True)
+class FaceOnlyCapacity:
+    """What a face-only gate of this event can expect at its security level and current size,
+    from the active model's open-set calibration (one camera frame per attempt)."""
+
+    holders: int  # enrolled holders now
+    photos: int  # enrollment photos per holder (the event's median)
+    level: float  # FPIR: strangers admitted as someone
+    expected_fpir: float
+    expected_tpir: float  # holders admitted without review
+    expected_review: float  # holders sent to review
+    expected_stranger_review: float  # strangers sent to review
+    beyond_calibration: bool  # no face-only admit at this size: every match goes to review
+    model: str
+
+    @property
+    def face_only_sensible(self) -> bool:
+        """Below half the holders admitted without review, ticket + face is the mode."""
+        return self.expected_tpir >= 0.5 and not self.beyond_calibration
+
+
+def _median_photos(event: Event, model) -> int:
+    counts = list(
+        FaceEmbedding.objects.filter(event=event, model=model)
+        .values("holder_id")
+        .annotate(n=Count("pk"))
+        .values_list("n", flat=True)
+    )
+    return max(1, int(statistics.median(counts))) if counts else 1
+
+
+def face_only_capacity(event: Event, holders: int | None = None) -> FaceOnlyCapacity | None:
+    """The expected FPIR, TPIR and review shares of a face-only gate of this event (for
+    `holders` enrolled holders, default: as many as now); None without an active calibrated
+    model."""
+    model = EmbeddingModel.objects.filter(is_active=True).first()
+    calibration = model_calibration(model) if model is not None else None
+    if calibration is None:
+        return None
+    if holders is None:
+        holders = enrolled_holder_count(event_id=event.pk, model=model)
+    photos, level = _median_photos(event, model), float(event.target_far)
+    figures = openset.capacity(
+        calibration, max(holders, 1), level, photos, settings.FACEPASS_GATE_1N_MARGIN
+    )
+    beyond = figures.beyond_calibration  # no face-only admit at all: every match is reviewed
+    return FaceOnlyCapacity(
+        holders=holders,
+        photos=photos,
+        level=level,
+        expected_fpir=0.0 if beyond else figures.expected_fpir,
+        expected_tpir=0.0 if beyond else figures.expected_tpir,
+        expected_review=figures.expected_review + (figures.expected_tpir if beyond else 0.0),
+        expected_stranger_review=figures.expected_stranger_review,
+        beyond_calibration=figures.beyond_calibration,
+        model=model.label,
+    )

@@ -22,10 +22,12 @@ from audit.models import AuditEntry
 from audit.services import audit_record
 from checkins import decision as rules
 from checkins.gate import GateOutcome, face_identify, face_verify, gate_decide
-from checkins.selectors import standing_decision, standing_entries
+from checkins.selectors import face_only_capacity, standing_decision, standing_entries
 from common.db import files_delete_on_commit, rows_delete_returning
 from common.reasons import Reason, ReasonError, reason_text
 from events.models import CheckIn, CheckInFrame, Event, Gate
+from events.services import event_set_status
+from recognition.models import EmbeddingModel
 from webhooks.services import checkin_webhook_emit
 
 logger = logging.getLogger(__name__)
@@ -245,6 +247,28 @@ def checkin_frames_delete(queryset) -> int:
     names = rows_delete_returning(queryset, "image")
     files_delete_on_commit(CheckInFrame._meta.get_field("image").storage, names)
     return len(names)
+
+
+def face_only_opening_check(event: Event, *, confirmed: bool) -> None:
+    """Face-only gates past what the active model supports at this event's size and level
+    (under half the holders admitted without review, or no calibration) open only on explicit
+    confirmation: at that size ticket + face is the mode. ReasonError otherwise. Without any
+    active model there is nothing to weigh (every gate answers "unavailable" until one is)."""
+    if confirmed or not event.gates.filter(mode=Gate.Mode.FACE_ONLY, is_active=True).exists():
+        return
+    if not EmbeddingModel.objects.filter(is_active=True).exists():
+        return
+    capacity = face_only_capacity(event)
+    if capacity is None or not capacity.face_only_sensible:
+        holders = capacity.holders if capacity else 0
+        tpir = f"{capacity.expected_tpir:.0%}" if capacity else "none"
+        raise ReasonError(Reason.FACE_ONLY_CAPACITY, holders=holders, tpir=tpir)
+
+
+def event_gates_open(*, event: Event, confirm_face_only: bool = False) -> Event:
+    """Open the event's gates (see face_only_opening_check)."""
+    face_only_opening_check(event, confirmed=confirm_face_only)
+    return event_set_status(event=event, status=Event.Status.GATES_OPEN)
 
 
 # --- Staff overrides -----------------------------------------------------------------------

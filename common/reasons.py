@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
@@ -56,6 +57,7 @@ class Reason(models.TextChoices):
     EVENT_CLOSED = "event_closed", _("Event closed")
     REGISTRATION_NOT_OPEN = "registration_not_open", _("Registration not open")
     GATE_INACTIVE = "gate_inactive", _("Gate switched off")
+    FACE_ONLY_CAPACITY = "face_only_capacity", _("Too many holders for face only")
     WRONG_EVENT = "wrong_event", _("Gate of another event")
     NO_TICKET_HOLDER = "no_ticket_holder", _("No ticket attached")
     UNCHANGED = "unchanged", _("Unchanged")
@@ -184,6 +186,14 @@ INFO: dict[Reason, ReasonInfo] = {
         _("Registration for this event has not opened yet. Please try again later."), 409
     ),
     R.GATE_INACTIVE: ReasonInfo(_("This gate is switched off."), 409),
+    R.FACE_ONLY_CAPACITY: ReasonInfo(
+        _(
+            "At %(holders)s enrolled ticket holders, a face-only gate would admit only "
+            "%(tpir)s of them without a staff check: ticket + face is the mode for this event's "
+            "size. Confirm to open face-only gates anyway."
+        ),
+        409,
+    ),
     R.WRONG_EVENT: ReasonInfo(_("This gate belongs to another event."), 422),
     R.NO_TICKET_HOLDER: ReasonInfo(
         _("No ticket is attached to this check-in: check the person at a ticket + face gate."),
@@ -194,6 +204,14 @@ INFO: dict[Reason, ReasonInfo] = {
     R.NOT_AN_ATTEMPT: ReasonInfo(_("Override the original check-in, not an override."), 409),
     R.UNAVAILABLE: ReasonInfo(_("Face recognition is unavailable right now; retry shortly."), 503),
 }
+
+
+def reason_code_validator(value: str) -> None:
+    """Model-field validator: a stored reason is empty or a code of this vocabulary (a
+    validator, not choices, so a new reason needs no migration of every table that stores
+    one)."""
+    if value and value not in Reason.values:
+        raise ValidationError(f"{value!r} is not a reason code (common.reasons.Reason).")
 
 
 def reason_info(code: str) -> ReasonInfo:

@@ -34,7 +34,12 @@ from recognition import inference
 from recognition.ml.runtime.pipeline import FaceResult
 from recognition.models import EmbeddingModel
 from recognition.search_index import event_search_index_ensure
-from recognition.selectors import active_model, model_threshold, nearest_holders
+from recognition.selectors import (
+    active_model,
+    enrolled_holder_count_refresh,
+    model_threshold,
+    nearest_holders,
+)
 from recognition.services import face_embedding_store
 from webhooks.services import enrollment_photo_webhook_emit
 
@@ -162,6 +167,8 @@ def enrollment_process(*, photo_ids: list[int], batch_size: int | None = None, m
         raise
     logger.info("enrolled %d photos (%d accepted) with %s", len(photos), accepted, model.label)
     for event_id in {photo.holder.event_id for photo in photos}:
+        # Face-only thresholds follow the number of enrolled holders: recount it now.
+        enrolled_holder_count_refresh(event_id=event_id, model=model)
         event_search_index_ensure(event_id=event_id, model=model)
     return {"processed": len(photos), "accepted": accepted, "model": model.label}
 
@@ -296,6 +303,7 @@ def reembed_batch(*, model, photos: list[EnrollmentPhoto]) -> int:
         face_embedding_store(photo=photo, model=model, vector=np.asarray(result.embedding))
         done += 1
     for event_id in {photo.holder.event_id for photo in photos}:
+        enrolled_holder_count_refresh(event_id=event_id, model=model)
         event_search_index_ensure(event_id=event_id, model=model)
     return done
 

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from common.reasons import Reason
+from common.reasons import reason_code_validator
 from common.storage import private_storage
 
 
@@ -154,7 +154,7 @@ class CheckIn(models.Model):
     )
     idempotency_key = models.CharField(max_length=100, null=True, blank=True)
     # Empty for a plain admit; else a code of the one vocabulary (common.reasons).
-    reason = models.CharField(max_length=40, blank=True, choices=Reason.choices)
+    reason = models.CharField(max_length=40, blank=True, validators=[reason_code_validator])
     reason_message = models.CharField(max_length=300, blank=True)
     overrides = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="overridden_by"

@@ -1,14 +1,66 @@
 """The organizer's event screens: events with their gates, and deleting an event's biometric
 data (privacy services span every app, so this admin lives in the top layer)."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db import transaction
 from django.template.response import TemplateResponse
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
+from checkins.selectors import face_only_capacity
+from checkins.services import face_only_opening_check
+from common.reasons import ReasonError
 from events.admin_scoping import OrganizationScopedAdmin, ScopedInline
 from events.models import Event, Gate
 from privacy.services import event_biometrics_delete, event_face_data_counts
+
+PLANNING_SIZES = (1_000, 10_000, 100_000)
+CAPACITY_COLUMNS = (
+    _("Enrolled holders"),
+    _("Strangers admitted"),
+    _("Holders admitted without review"),
+    _("Holders reviewed"),
+    _("Strangers reviewed"),
+)
+
+
+class EventAdminForm(forms.ModelForm):
+    confirm_face_only = forms.BooleanField(
+        required=False,
+        label=_("Open face-only gates anyway"),
+        help_text=_(
+            "Needed to open the gates when this event has more enrolled holders than face-only "
+            "gates handle well at its security level (see Face-only capacity)."
+        ),
+    )
+
+    class Meta:
+        model = Event
+        fields = "__all__"  # noqa: DJ007  (the admin passes its own field list)
+
+    def clean(self):
+        data = super().clean()
+        opening = data.get("status") == Event.Status.GATES_OPEN
+        if opening and self.instance.pk and self.instance.status != Event.Status.GATES_OPEN:
+            try:
+                face_only_opening_check(
+                    self.instance, confirmed=bool(data.get("confirm_face_only"))
+                )
+            except ReasonError as exc:
+                self.add_error("confirm_face_only", exc.message)
+        return data
+
+
+def _capacity_row(capacity) -> tuple:
+    return (
+        f"{capacity.holders:,}",
+        f"{capacity.expected_fpir:.2%}",
+        f"{capacity.expected_tpir:.0%}",
+        f"{capacity.expected_review:.0%}",
+        f"{capacity.expected_stranger_review:.0%}",
+    )
 
 
 class GateInline(ScopedInline):
@@ -27,6 +79,40 @@ class EventAdmin(OrganizationScopedAdmin):
     list_select_related = ["organization"]
     inlines = [GateInline]
     actions = ["delete_biometric_data"]
+    form = EventAdminForm
+    readonly_fields = ["face_only_capacity"]
+
+    @admin.display(description=_("Face-only capacity"))
+    def face_only_capacity(self, event):
+        """Expected outcomes of a face-only gate now and at planning sizes (calibrated model)."""
+        now = face_only_capacity(event) if event.pk else None
+        if now is None:
+            return _("No calibrated active face model: face-only gates send every match to review.")
+        sizes = [now] + [face_only_capacity(event, holders=size) for size in PLANNING_SIZES]
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (_capacity_row(c) for c in sizes),
+        )
+        verdict = (
+            _("Face-only gates work at this size: most holders pass without a staff check.")
+            if now.face_only_sensible
+            else _(
+                "Ticket + face (1:1) is the mode for this event's size: a face-only gate would "
+                "send most holders to a staff check. Opening face-only gates needs a "
+                "confirmation."
+            )
+        )
+        head = format_html_join("", "<th>{}</th>", ((label,) for label in CAPACITY_COLUMNS))
+        return format_html(
+            "<p>{}</p><table><tr>{}</tr>{}</table><p>{}</p>",
+            verdict,
+            head,
+            rows,
+            _("First row: now. Model {}, {} photo(s) per holder, security level {}.").format(
+                now.model, now.photos, event.get_security_level_display()
+            ),
+        )
 
     @admin.action(
         description="Delete all biometric data of the selected events", permissions=["change"]

@@ -22,6 +22,10 @@ class EmbeddingModel(models.Model):
         default=dict, blank=True, help_text="Cosine similarity threshold by false-accept rate."
     )
     metrics = models.JSONField(default=dict, blank=True)
+    # The open-set calibration (stranger-score tails by photo count) that sets face-only
+    # thresholds by gallery size: the artifact's metadata.json "openset" block, empty when the
+    # model was never calibrated (face-only gates then never admit, they send to review).
+    openset = models.JSONField(default=dict, blank=True)
     is_active = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     activated_at = models.DateTimeField(null=True, blank=True)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, transaction
 from pgvector.django import CosineDistance
 
 from events.models import Event
 from recognition.ml.runtime.artifacts import threshold_for
+from recognition.ml.runtime.fusion import template
+from recognition.ml.runtime.openset import OpenSetCalibration, one_to_one_threshold
 from recognition.models import EmbeddingModel, FaceEmbedding
 from recognition.search_index import ready_search_index
 
@@ -29,12 +34,78 @@ def active_model() -> EmbeddingModel:
 
 
 def model_threshold(model: EmbeddingModel, far: str) -> float:
-    """Cosine similarity a match must reach for the given false-accept rate (the strictest
-    measured one when that rate was not measured)."""
+    """Cosine similarity one photo must reach against one other for the given false-accept
+    rate: from the model's open-set calibration when it has one (the same fit that sets the
+    thresholds of templates, frames and galleries in checkins.gate), else from its measured
+    table (the strictest measured one when that rate was not measured)."""
+    calibration = model_calibration(model)
+    if calibration is not None:
+        return one_to_one_threshold(calibration, float(far)).score
     if not model.thresholds:
         raise NoActiveModel(f"Model {model.label} has no threshold table; run evaluate first.")
     metadata = {"thresholds": model.thresholds}
     return threshold_for(metadata, float(far), strictest_if_missing=True)
+
+
+@functools.lru_cache(maxsize=8)
+def _calibration(model_id: int, block_json: str) -> OpenSetCalibration:
+    return OpenSetCalibration.from_block(json.loads(block_json))
+
+
+def model_calibration(model: EmbeddingModel) -> OpenSetCalibration | None:
+    """The model's open-set calibration, parsed once per process; None when uncalibrated."""
+    if not model.openset:
+        return None
+    return _calibration(model.pk, json.dumps(model.openset, sort_keys=True))
+
+
+ENROLLED_COUNT_SECONDS = 60
+
+
+def _enrolled_key(event_id: int, model_id: int) -> str:
+    return f"enrolled-holders:{int(model_id)}:{int(event_id)}"
+
+
+def enrolled_holder_count(*, event_id: int, model: EmbeddingModel) -> int:
+    """How many holders of the event have a face enrolled with this model: the N that sets
+    face-only thresholds. Cached for a minute and refreshed by every enrollment batch, so a
+    growing event never leaves a gate with a threshold for fewer holders than it has."""
+    key = _enrolled_key(event_id, model.pk)
+    count = cache.get(key)
+    if count is None:
+        count = (
+            FaceEmbedding.objects.filter(event_id=event_id, model=model)
+            .values("holder_id")
+            .distinct()
+            .count()
+        )
+        cache.set(key, count, ENROLLED_COUNT_SECONDS)
+    return int(count)
+
+
+def enrolled_holder_count_refresh(*, event_id: int, model: EmbeddingModel) -> None:
+    cache.delete(_enrolled_key(event_id, model.pk))
+
+
+@dataclass(frozen=True)
+class HolderTemplate:
+    """A holder's fused face: the unit mean of their enrolled embeddings (ml.runtime.fusion)."""
+
+    holder_id: int
+    vector: np.ndarray
+    photos: int
+
+
+def holder_templates(*, holder_ids, model: EmbeddingModel) -> dict[int, HolderTemplate]:
+    """Templates of the given holders (those with at least one embedding by this model)."""
+    vectors: dict[int, list] = {}
+    rows = FaceEmbedding.objects.filter(model=model, holder_id__in=list(holder_ids))
+    for holder_id, vector in rows.values_list("holder_id", "vector"):
+        vectors.setdefault(holder_id, []).append(np.asarray(vector, np.float32))
+    return {
+        holder_id: HolderTemplate(holder_id, template(np.stack(photos)), len(photos))
+        for holder_id, photos in vectors.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -84,15 +155,3 @@ def nearest_holders(
         if holder_id not in best:
             best[holder_id] = HolderMatch(holder_id, photo_id, 1.0 - float(distance))
     return sorted(best.values(), key=lambda m: -m.similarity)[:limit]
-
-
-def holder_similarity(*, holder_id: int, model: EmbeddingModel, vector: np.ndarray) -> float | None:
-    """Best similarity between a probe and any of one holder's enrolled faces."""
-    distance = (
-        FaceEmbedding.objects.filter(holder_id=holder_id, model=model)
-        .annotate(distance=CosineDistance("vector", vector))
-        .order_by("distance")
-        .values_list("distance", flat=True)
-        .first()
-    )
-    return None if distance is None else 1.0 - float(distance)

@@ -26,6 +26,7 @@ def embedding_model_register(*, metadata: dict, artifact_path: str = "") -> Embe
             "artifact_path": artifact_path,
             "thresholds": metadata.get("thresholds", {}),
             "metrics": metadata.get("metrics", {}),
+            "openset": metadata.get("openset", {}),
         },
     )
     return model

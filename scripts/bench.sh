@@ -14,7 +14,9 @@
 #   BENCH_PHOTOS          queued photos per run (bulk enrollment)
 #   BENCH_MEMORY_PHOTOS   photos a worker enrolls before its memory is read
 #   BENCH_RECALL_PROBES   real photos whose HNSW top-1 is checked against exact (gate latency)
-#   BENCH_ONLY            subset of: gate_latency search_scale concurrency bulk_enrollment memory
+#   BENCH_STRANGER_SIZES  gallery sizes of the stranger benchmark (face-only FPIR / TPIR)
+#   BENCH_ONLY            subset of: gate_latency strangers search_scale concurrency
+#                         bulk_enrollment memory
 #   BENCH_MODELS          comma-separated model specs (default: the default model + baselines)
 #   BENCH_GATE_MODELS     models of the gate latency run (default: all compared ones with FULL=1,
 #                         plus default+dlib-runtime: dlib-resnet on dlib's own code, the baseline;
@@ -37,15 +39,15 @@ if [ "$FULL" = 1 ]; then
   : "${BENCH_HOLDERS:=100000}" "${BENCH_REQUESTS:=200}" "${BENCH_ROWS:=100000}"
   : "${BENCH_TOTAL_ROWS:=1000000}" "${BENCH_QUERIES:=1000}" "${BENCH_SECONDS:=60}"
   : "${BENCH_PHOTOS:=10000}" "${BENCH_MEMORY_PHOTOS:=64}" "${BENCH_TRAIN_IMAGES:=}"
-  : "${BENCH_RECALL_PROBES:=3500}"
+  : "${BENCH_RECALL_PROBES:=3500}" "${BENCH_STRANGER_SIZES:=50,1000,10000,100000}"
 else
   : "${BENCH_HOLDERS:=1000}" "${BENCH_REQUESTS:=20}" "${BENCH_ROWS:=5000}"
   : "${BENCH_TOTAL_ROWS:=20000}" "${BENCH_QUERIES:=100}" "${BENCH_SECONDS:=15}"
   : "${BENCH_PHOTOS:=96}" "${BENCH_MEMORY_PHOTOS:=16}" "${BENCH_TRAIN_IMAGES:=600}"
-  : "${BENCH_RECALL_PROBES:=200}"
+  : "${BENCH_RECALL_PROBES:=200}" "${BENCH_STRANGER_SIZES:=50,1000}"
 fi
 : "${BENCH_CLIENTS:=8}"
-BENCH_ONLY="${BENCH_ONLY:-gate_latency search_scale concurrency bulk_enrollment memory}"
+BENCH_ONLY="${BENCH_ONLY:-gate_latency strangers search_scale concurrency bulk_enrollment memory}"
 wanted() { [[ " $BENCH_ONLY " == *" $1 "* ]]; }
 say() { echo "[bench $(date +%H:%M:%S)] $*" >&2; }
 
@@ -104,6 +106,11 @@ if wanted gate_latency; then
   "$PY" benchmarks/stack.py activate default >/dev/null
 fi
 
+if wanted strangers; then
+  step strangers "${RUN[@]}" benchmarks/strangers.py --sizes "$BENCH_STRANGER_SIZES" \
+    --out "$RESULTS/strangers.json" >var/bench/logs/strangers.out
+fi
+
 if wanted search_scale; then
   if [ -f benchmarks/search_scale.py ]; then
     # Its own database (facepass_bench_search, on the benchmark server); exact search is the
@@ -146,7 +153,8 @@ sizes="\"FULL\": $FULL, \"BENCH_HOLDERS\": $BENCH_HOLDERS, \"BENCH_REQUESTS\": $
 sizes+=" \"BENCH_ROWS\": $BENCH_ROWS, \"BENCH_TOTAL_ROWS\": $BENCH_TOTAL_ROWS,"
 sizes+=" \"BENCH_QUERIES\": $BENCH_QUERIES, \"BENCH_SECONDS\": $BENCH_SECONDS,"
 sizes+=" \"BENCH_CLIENTS\": $BENCH_CLIENTS, \"BENCH_PHOTOS\": $BENCH_PHOTOS,"
-sizes+=" \"BENCH_MEMORY_PHOTOS\": $BENCH_MEMORY_PHOTOS, \"BENCH_TRAIN_IMAGES\": \"$BENCH_TRAIN_IMAGES\""
+sizes+=" \"BENCH_MEMORY_PHOTOS\": $BENCH_MEMORY_PHOTOS, \"BENCH_TRAIN_IMAGES\": \"$BENCH_TRAIN_IMAGES\","
+sizes+=" \"BENCH_STRANGER_SIZES\": \"$BENCH_STRANGER_SIZES\""
 command="make bench"
 [ "$FULL" = 1 ] && command="make bench FULL=1"
 cat >"$RESULTS/bench_run.json" <<EOF

@@ -3,61 +3,74 @@
 from checkins import decision
 from checkins.decision import Candidate, Decision, Thresholds
 
-THRESHOLDS = Thresholds(one_to_one=0.93, margin=0.01)
+# 1:1 at the level's FAR 0.93; face only at this event's size 0.95; runner-up margin 0.01.
+LIMITS = Thresholds(one_to_one=0.93, one_to_many=0.95, margin=0.01)
+UNCALIBRATED = Thresholds(one_to_one=0.93, one_to_many=None, margin=0.01)
+
+
+def _candidates(*scores, limits=LIMITS, revoked=()):
+    return [
+        Candidate(index + 1, score, limits, index + 1 in revoked)
+        for index, score in enumerate(scores)
+    ]
 
 
 def test_a_ticket_holder_whose_face_reaches_the_threshold_is_admitted():
     verdict = decision.one_to_one(
-        holder_id=7, revoked=False, score=0.95, thresholds=THRESHOLDS, frames=2
+        holder_id=7, revoked=False, score=0.94, thresholds=LIMITS, frames=2
     )
     assert (verdict.decision, verdict.reason, verdict.holder_id) == (Decision.ADMIT, "", 7)
     assert verdict.details == {"threshold": 0.93, "frames": 2}
 
 
 def test_a_face_below_the_threshold_is_a_mismatch_and_no_enrolled_face_is_said_so():
-    low = decision.one_to_one(
-        holder_id=7, revoked=False, score=0.9, thresholds=THRESHOLDS, frames=1
-    )
+    low = decision.one_to_one(holder_id=7, revoked=False, score=0.9, thresholds=LIMITS, frames=1)
     assert (low.decision, low.reason, low.score) == (Decision.DENY, "face_mismatch", 0.9)
-    none = decision.one_to_one(
-        holder_id=7, revoked=False, score=None, thresholds=THRESHOLDS, frames=1
-    )
+    none = decision.one_to_one(holder_id=7, revoked=False, score=None, thresholds=LIMITS, frames=1)
     assert (none.decision, none.reason) == (Decision.DENY, "not_enrolled")
 
 
 def test_a_revoked_ticket_is_denied_whatever_the_face():
     verdict = decision.one_to_one(
-        holder_id=7, revoked=True, score=0.99, thresholds=THRESHOLDS, frames=1
+        holder_id=7, revoked=True, score=0.99, thresholds=LIMITS, frames=1
     )
     assert (verdict.decision, verdict.reason) == (Decision.DENY, "ticket_revoked")
 
 
-def test_face_only_admits_a_clear_best_match_and_reviews_two_close_ones():
-    clear = decision.one_to_many(
-        candidates=[Candidate(1, 0.96), Candidate(2, 0.90)], thresholds=THRESHOLDS, frames=1
-    )
-    assert (clear.decision, clear.holder_id) == (Decision.ADMIT, 1)
-    close = decision.one_to_many(
-        candidates=[Candidate(1, 0.960), Candidate(2, 0.955)], thresholds=THRESHOLDS, frames=1
-    )
-    assert (close.decision, close.reason, close.holder_id) == (
+def test_face_only_admits_above_the_threshold_for_the_events_size_with_a_clear_lead():
+    verdict = decision.one_to_many(candidates=_candidates(0.96, 0.90), frames=1)
+    assert (verdict.decision, verdict.holder_id) == (Decision.ADMIT, 1)
+    assert verdict.details["threshold"] == 0.95 and verdict.details["review_threshold"] == 0.93
+
+
+def test_face_only_sends_to_review_between_the_one_to_one_and_the_open_set_threshold():
+    verdict = decision.one_to_many(candidates=_candidates(0.94, 0.80), frames=1)
+    assert (verdict.decision, verdict.reason, verdict.holder_id) == (
         Decision.REVIEW,
-        "ambiguous_match",
+        "needs_review",
         1,
     )
 
 
-def test_face_only_denies_when_nobody_reaches_the_threshold_or_nobody_is_enrolled():
-    weak = decision.one_to_many(candidates=[Candidate(1, 0.5)], thresholds=THRESHOLDS, frames=1)
+def test_face_only_sends_two_close_matches_to_review_even_above_the_open_set_threshold():
+    verdict = decision.one_to_many(candidates=_candidates(0.960, 0.955), frames=1)
+    assert (verdict.decision, verdict.reason) == (Decision.REVIEW, "ambiguous_match")
+
+
+def test_face_only_denies_below_the_one_to_one_threshold_or_when_nobody_is_enrolled():
+    weak = decision.one_to_many(candidates=_candidates(0.5), frames=1)
     assert (weak.decision, weak.reason, weak.holder_id) == (Decision.DENY, "no_match", None)
-    empty = decision.one_to_many(candidates=[], thresholds=THRESHOLDS, frames=1)
+    empty = decision.one_to_many(candidates=[], frames=1)
     assert (empty.decision, empty.reason) == (Decision.DENY, "no_match")
 
 
+def test_an_uncalibrated_model_never_admits_at_a_face_only_gate():
+    verdict = decision.one_to_many(candidates=_candidates(0.99, limits=UNCALIBRATED), frames=1)
+    assert (verdict.decision, verdict.reason) == (Decision.REVIEW, "needs_review")
+
+
 def test_face_only_denies_a_revoked_best_match():
-    verdict = decision.one_to_many(
-        candidates=[Candidate(1, 0.97, revoked=True)], thresholds=THRESHOLDS, frames=1
-    )
+    verdict = decision.one_to_many(candidates=_candidates(0.97, revoked={1}), frames=1)
     assert (verdict.decision, verdict.reason, verdict.holder_id) == (
         Decision.DENY,
         "ticket_revoked",

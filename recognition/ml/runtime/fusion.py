@@ -50,6 +50,16 @@ def frame_scores(frames: np.ndarray, holder_templates: np.ndarray) -> np.ndarray
     return (frames @ np.atleast_2d(holder_templates).T).mean(axis=0)
 
 
+def best_frame_scores(frames: np.ndarray, holder_templates: np.ndarray) -> np.ndarray:
+    """Score of one attempt against each template: its best frame's cosine similarity.
+    frames (F, d), holder_templates (N, d) unit rows -> (N,). A stranger then has F chances
+    per holder, so thresholds are set for holders x frames comparisons (see openset: the
+    product calls threshold_for with holders * frames); the best frame still wins when one
+    frame of a burst is poor or shows someone else in passing."""
+    frames = unit(np.atleast_2d(frames))
+    return (frames @ np.atleast_2d(holder_templates).T).max(axis=0)
+
+
 def pair_fusion(pair_scores: np.ndarray, method: str) -> np.ndarray:
     """Fuse the scores of one probe against each of a holder's K photos (last axis):
     "max" (best photo) or "top2" (mean of the best two; the best one when K == 1)."""

@@ -79,7 +79,7 @@ def tally_strangers(decisions: np.ndarray) -> dict:
 def tally_genuine(decisions: np.ndarray, top: Top2, gallery: Gallery, truth: np.ndarray) -> dict:
     own = gallery.labels[top.holder] == truth
     n = len(decisions)
-    counts = {
+    counts: dict[str, float] = {
         "probes": n,
         "admitted": int(((decisions == ADMIT) & own).sum()),
         "admitted_wrong_holder": int(((decisions == ADMIT) & ~own).sum()),

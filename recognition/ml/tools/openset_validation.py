@@ -160,7 +160,7 @@ def tail_matched_space(source: Labelled, target: Labelled, photos: int, seed: in
     real, _ = enroll(holders_half, photos)
     goal = _pair_quantiles(strangers_half.vectors, [real.photos], (0.5, 0.99, 0.999))
     candidate = FaceSpace(holders_half.vectors, space.between, space.within, list(space.scales))
-    best, best_error = None, np.inf
+    best, best_error = list(candidate.scales), np.inf
     for weight in np.arange(0.6, 1.0001, 0.025):
         for identity_scale in np.arange(0.0, 0.61, 0.1):
             candidate.scales = [float(weight), float(identity_scale), *space.scales[2:]]

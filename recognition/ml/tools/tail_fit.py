@@ -129,7 +129,7 @@ def body_points(ordered: np.ndarray, u: float, zeta: float) -> list[list[float]]
     survival; survival(t) = share of scores >= t."""
     n = len(ordered)
     levels = np.concatenate([[1.0], np.geomspace(0.9, zeta, BODY_POINTS)[:-1]])
-    points = []
+    points: list[list[float]] = []
     for level in levels:
         score = float(ordered[min(int(math.floor(n * (1.0 - level))), n - 1)])
         survival = float((n - np.searchsorted(ordered, score, side="left")) / n)
