@@ -132,8 +132,8 @@ def fit_homography(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
 
 def eye_aspect_ratio(points: np.ndarray, eye: list[int]) -> float:
     p = points[eye]
-    height = np.linalg.norm(p[1] - p[5]) + np.linalg.norm(p[2] - p[4])
-    return float(height / max(2 * np.linalg.norm(p[0] - p[3]), 1e-6))
+    height = float(np.linalg.norm(p[1] - p[5]) + np.linalg.norm(p[2] - p[4]))
+    return height / max(2 * float(np.linalg.norm(p[0] - p[3])), 1e-6)
 
 
 def mouth_aspect_ratio(points: np.ndarray) -> float:
@@ -247,7 +247,8 @@ class DenseAligner:
 
     def __init__(self, pairs: int = DENSE_PAIRS):
         self.pairs = pairs
-        self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        create = cv2.DISOpticalFlow_create  # type: ignore[attr-defined]  # not in cv2's stubs
+        self._flow = create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
 
     def parallax(
         self,

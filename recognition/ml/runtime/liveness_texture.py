@@ -107,7 +107,12 @@ def edge_score(grey: np.ndarray, face: DetectedFace) -> float:
     mask[:margin, :] = mask[-margin:, :] = 0
     mask[:, :margin] = mask[:, -margin:] = 0
     lines = cv2.HoughLinesP(
-        edges * mask, 1, np.pi / 180, threshold=40, minLineLength=int(0.35 * width), maxLineGap=4
+        np.asarray(edges * mask, np.uint8),
+        1,
+        np.pi / 180,
+        threshold=40,
+        minLineLength=int(0.35 * width),
+        maxLineGap=4,
     )
     if lines is None:
         return 0.0

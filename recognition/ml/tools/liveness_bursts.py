@@ -31,13 +31,15 @@ import argparse
 import hashlib
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
-from recognition.ml.runtime.detection import YuNetDetector
+from recognition.ml.runtime.detection import DetectedFace, YuNetDetector
 from recognition.ml.runtime.liveness_geometry import (
     LandmarkPredictor68,
     burst_geometry,
@@ -88,6 +90,8 @@ def load_person(directory: Path, split: str, upscale: int, detector, predictor) 
     photos, faces, landmarks = [], [], []
     for path in numbered(directory):
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise OSError(f"cannot read {path}")
         image = cv2.resize(image, None, fx=upscale, fy=upscale, interpolation=cv2.INTER_CUBIC)
         found = detector.detect(image)
         if not found:
@@ -128,7 +132,7 @@ class Still:
     """What an attacker shows: a photo (BGR uint8) and its detected face."""
 
     photo: np.ndarray
-    face: object  # DetectedFace
+    face: DetectedFace
 
 
 def card_for(rng, instrument: str, still: Still) -> tuple[np.ndarray, np.ndarray, float]:
@@ -253,7 +257,7 @@ def celeba_stills(celeba: Path, detector, count: int) -> dict[str, tuple[str, li
         for path in sorted(directory.glob("*.jpg")):
             photo = cv2.imread(str(path), cv2.IMREAD_COLOR)
             found = detector.detect(photo) if photo is not None else []
-            if found and found[0].box[2] >= 40:
+            if photo is not None and found and found[0].box[2] >= 40:
                 stills.append(Still(photo, found[0]))
         if stills:
             out[directory.name] = (SPLITS[index % 2], stills)
@@ -310,7 +314,7 @@ def generate(args: argparse.Namespace, settings: Settings) -> dict:
 
 def person_jobs(person: Person, settings: Settings, skipped: list[dict]) -> list[tuple]:
     """(burst, make, args) for every burst of one ORL person; make(rng, *args) renders it."""
-    jobs = []
+    jobs: list[tuple[dict, Callable[..., Any], tuple]] = []
     paths = {}
     for name, sign in DIRECTIONS.items():
         path = turn_path(person, sign)

@@ -140,7 +140,7 @@ def framed(photo: np.ndarray, border_fraction: float, colour: float) -> np.ndarr
 def print_texture(rng: np.random.Generator, photo: np.ndarray) -> np.ndarray:
     """A photo printed on paper: compressed tone range, a warm paper tint, soft ink and grain."""
     white, black = rng.uniform(0.82, 0.95), rng.uniform(0.04, 0.14)
-    toned = black + (white - black) * photo
+    toned: np.ndarray = black + (white - black) * photo
     toned = toned * np.array([0.96, 0.99, 1.0], np.float32) ** rng.uniform(0, 1)  # BGR: warm
     toned = cv2.GaussianBlur(toned, (0, 0), rng.uniform(0.4, 1.0))
     grain = rng.normal(0, rng.uniform(0.005, 0.02), toned.shape[:2]).astype(np.float32)
@@ -185,7 +185,10 @@ def jpeg(image_u8: np.ndarray, quality: int) -> np.ndarray:
     ok, data = cv2.imencode(".jpg", image_u8, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:
         raise RuntimeError("JPEG encoding failed")
-    return cv2.imdecode(data, cv2.IMREAD_COLOR)
+    decoded = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if decoded is None:
+        raise RuntimeError("JPEG decoding failed")
+    return decoded
 
 
 def to_u8(image: np.ndarray) -> np.ndarray:
@@ -206,8 +209,11 @@ def similarity_jitter(
 ) -> np.ndarray:
     """A small move of the head in the image plane (translation, scale, roll); edges replicate."""
     height, width = image.shape[:2]
-    matrix = cv2.getRotationMatrix2D(
-        (width / 2, height / 2), rng.uniform(-angle, angle), 1 + rng.uniform(-scale, scale)
+    matrix = np.asarray(
+        cv2.getRotationMatrix2D(
+            (width / 2, height / 2), rng.uniform(-angle, angle), 1 + rng.uniform(-scale, scale)
+        ),
+        np.float64,
     )
     matrix[:, 2] += rng.uniform(-shift, shift, size=2) * (width, height)
     return cv2.warpAffine(image, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE)

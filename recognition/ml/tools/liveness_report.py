@@ -85,9 +85,9 @@ def measure_all(bursts: list[dict], detector, checker: LivenessChecker, cache: P
     for i, burst in enumerate(bursts):
         if burst["id"] in known:
             continue
-        frames = [cv2.imread(p, cv2.IMREAD_COLOR) for p in burst["frame_paths"]]
-        faces = [(detector.detect(f) or [None])[0] if f is not None else None for f in frames]
-        frames = [f if f is not None else np.zeros((8, 8, 3), np.uint8) for f in frames]
+        read = [cv2.imread(p, cv2.IMREAD_COLOR) for p in burst["frame_paths"]]
+        faces = [(detector.detect(f) or [None])[0] if f is not None else None for f in read]
+        frames = [f if f is not None else np.zeros((8, 8, 3), np.uint8) for f in read]
         cues, used, timings = checker.measure(frames, faces)
         known[burst["id"]] = {"cues": cues, "used": used, "timings": timings}
         if (i + 1) % 100 == 0:
@@ -108,9 +108,12 @@ def rate(failures: int, total: int) -> dict:
 
 def evaluate(policy: str, limits: LivenessThresholds, bursts: list[dict], measured: dict) -> dict:
     """Combined decision and each cue alone, for one policy, on the given bursts."""
-    rows = defaultdict(lambda: defaultdict(lambda: [0, 0]))  # cue -> group -> [errors, count]
-    no_face = defaultdict(int)
-    codes = defaultdict(lambda: defaultdict(int))
+    # cue -> group -> [errors, count]
+    rows: defaultdict[str, defaultdict[str, list[int]]] = defaultdict(
+        lambda: defaultdict(lambda: [0, 0])
+    )
+    no_face: defaultdict[str, int] = defaultdict(int)
+    codes: defaultdict[str, defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))
     for burst in bursts:
         if policy == "challenge" and burst["label"] == "genuine" and not burst.get("challenge"):
             continue  # only bursts of people answering a prompt are bona fide under challenge
@@ -158,7 +161,7 @@ def wild_values(directory: Path, detector, count: int) -> dict[str, list[float]]
     for path in images_in(directory)[:count]:
         frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
         faces = detector.detect(frame) if frame is not None else []
-        if not faces:
+        if frame is None or not faces:
             continue
         for cue, value in texture_cues([(frame, faces[0])], [to_grey(frame)]).items():
             values[cue].append(value)
@@ -223,7 +226,8 @@ def main(argv=None) -> None:
         if not tune:
             raise CliError("--write-thresholds needs bursts of split 'tune'")
         fitted = fit_thresholds(tune, measured, wild)
-    report = {"bursts": str(root), "policies": {}, "not_covered": NOT_COVERED}
+    policies: dict[str, dict] = {}
+    report: dict = {"bursts": str(root), "policies": policies, "not_covered": NOT_COVERED}
     for policy in ("passive", "challenge"):
         if args.write_thresholds:
             limits = fitted[policy]
@@ -231,16 +235,14 @@ def main(argv=None) -> None:
             limits = LivenessThresholds.from_artifact(artifact, policy)
         for split in sorted({b.get("split", "test") for b in bursts}):
             chosen = [b for b in bursts if b.get("split", "test") == split]
-            report["policies"].setdefault(policy, {"thresholds": asdict(limits)})[split] = evaluate(
-                policy, limits, chosen, measured
-            )
+            entry = policies.setdefault(policy, {"thresholds": asdict(limits)})
+            entry[split] = evaluate(policy, limits, chosen, measured)
     report["latency"] = timing_summary(measured)
     if wild:
-        limits = {
-            policy: LivenessThresholds(**body["thresholds"])
-            for policy, body in report["policies"].items()
+        by_policy = {
+            policy: LivenessThresholds(**body["thresholds"]) for policy, body in policies.items()
         }
-        report["wild"] = wild_flags(Path(args.wild), wild, limits)
+        report["wild"] = wild_flags(Path(args.wild), wild, by_policy)
     if args.write_thresholds:
         write_artifact(artifact, fitted, report)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -96,7 +96,7 @@ def fit_thresholds(
             else:
                 high = float(np.quantile(genuine, 1 - BUDGET[cue]) * (1 + SLACK))
                 values[name] = max(high, floors[cue])
-        out[policy] = LivenessThresholds(policy=policy, **values)
+        out[policy] = LivenessThresholds(policy=policy, **values)  # type: ignore[arg-type]
     return out
 
 
