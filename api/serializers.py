@@ -68,6 +68,7 @@ class EventSerializer(serializers.ModelSerializer):
             "entry_policy",
             "security_level",
             "biometric_retention_days",
+            "liveness",
             "gates",
             "face_only_capacity",
             "created_at",

@@ -3,8 +3,10 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from api.images import image_bytes_from
 from api.serializers_photos import ImageInputSerializer
 from attendees.models import TicketHolder
+from checkins.services import MAX_FRAMES
 from events.models import CheckIn
 
 DECISION_HELP = "admit, deny or review (two holders match almost equally: check by eye)."
@@ -42,6 +44,29 @@ class FaceResultSerializer(serializers.Serializer):
 
 
 class CheckInCreateSerializer(ImageInputSerializer):
+    """One image (`image` / `image_base64`) or a burst of frames (`images` / `images_base64`,
+    oldest first, as the camera delivered them: at events that check liveness, send the
+    burst)."""
+
+    images = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True),
+        required=False,
+        max_length=MAX_FRAMES,
+        help_text=f"A burst of up to {MAX_FRAMES} camera frames (multipart, repeated field).",
+    )
+    images_base64 = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        max_length=MAX_FRAMES,
+        help_text=f"A burst of up to {MAX_FRAMES} frames as base64 (JSON).",
+    )
+    challenge_token = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=500,
+        help_text="At events whose liveness policy is `challenge`: the token of the head-turn "
+        "prompt shown to the person (POST /api/v1/checkins/challenge/).",
+    )
     gate = serializers.IntegerField(min_value=1)
     event = serializers.IntegerField(
         min_value=1, required=False, help_text="When given, the gate must belong to this event."
@@ -49,6 +74,37 @@ class CheckInCreateSerializer(ImageInputSerializer):
     ticket_code = serializers.CharField(
         max_length=64, required=False, allow_blank=True, help_text="Required at 1:1 gates."
     )
+
+    def validate(self, attrs):
+        burst = attrs.pop("images", None), attrs.pop("images_base64", None)
+        if burst == (None, None):
+            attrs = super().validate(attrs)
+            attrs["frames"] = [attrs.pop("image")]
+            return attrs
+        if None not in burst or "image" in attrs or "image_base64" in attrs:
+            raise serializers.ValidationError(
+                {"images": ["Send either one image or one list of frames, not both."]}
+            )
+        files, encoded = burst
+        attrs["frames"] = [image_bytes_from(f, None) for f in files or []] + [
+            image_bytes_from(None, e) for e in encoded or []
+        ]
+        if not attrs["frames"]:
+            raise serializers.ValidationError({"images": ["Send at least one frame."]})
+        return attrs
+
+
+class CheckInChallengeRequestSerializer(serializers.Serializer):
+    gate = serializers.IntegerField(min_value=1)
+
+
+class CheckInChallengeSerializer(serializers.Serializer):
+    direction = serializers.ChoiceField(
+        choices=["left", "right"], help_text="The person's own left or right."
+    )
+    prompt = serializers.CharField(help_text="What to show the person.")
+    challenge_token = serializers.CharField(help_text="Send it with the check-in's frames.")
+    expires_in = serializers.IntegerField(help_text="Seconds the token stays valid (one use).")
 
 
 class CheckInSerializer(serializers.ModelSerializer):
@@ -60,6 +116,12 @@ class CheckInSerializer(serializers.ModelSerializer):
         "staff_override, ...).",
     )
     message = serializers.CharField(source="reason_message", read_only=True)
+    liveness = serializers.JSONField(
+        read_only=True,
+        allow_null=True,
+        help_text="At events that check liveness: the burst's verdict (policy, live, code: "
+        "not_live / challenge_not_met, score, the prompted challenge); else null.",
+    )
 
     class Meta:
         model = CheckIn
@@ -76,6 +138,7 @@ class CheckInSerializer(serializers.ModelSerializer):
             "model_version",
             "idempotency_key",
             "overrides",
+            "liveness",
             "created_at",
         ]
         read_only_fields = fields

@@ -4,18 +4,26 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
+from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from api.selectors import checkins_for_organization, gates_for_organization
 from api.serializers import ErrorSerializer
 from api.serializers_face import (
+    CheckInChallengeRequestSerializer,
+    CheckInChallengeSerializer,
     CheckInCreateSerializer,
     CheckInListQuerySerializer,
     CheckInSerializer,
 )
 from api.views_base import ERRORS, FACE_ERRORS, ApiViewSet, ImageUploadMixin, image_request
-from checkins.services import CheckInRequest, checkin_perform
+from checkins.services import (
+    CheckInRequest,
+    challenge_prompt,
+    checkin_perform,
+    liveness_challenge_issue,
+)
 from common.reasons import Reason, ReasonError
 from events.models import CheckIn, Gate
 
@@ -75,15 +83,21 @@ class CheckInViewSet(
         at ticket gates, 1:N at face-only gates), recorded, single entry enforced. Every
         decision (admit, deny, review) is 201 with the recorded check-in; unusable input
         (4xx) records nothing. 409 gate_inactive; 422 wrong_event when `event` is given and
-        the gate is not one of its gates."""
+        the gate is not one of its gates. At events that check liveness, send a burst of
+        frames (`images`); under the `challenge` policy first get a head-turn prompt from
+        `POST /api/v1/checkins/challenge/`, show it, and send its `challenge_token` (400
+        challenge_required / challenge_invalid); a burst that is not a live person is a deny
+        with reason not_live or challenge_not_met, 422 too_few_frames when the face was not
+        seen long enough."""
         serializer = CheckInCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         request_ = CheckInRequest.at_gate(
             self._gate(data),
-            [data["image"]],
+            data["frames"],
             ticket_code=data.get("ticket_code", "").strip(),
             idempotency_key=idempotency_key_of(request),
+            challenge_token=data.get("challenge_token", ""),
         )
         try:
             result = checkin_perform(request_)
@@ -95,3 +109,25 @@ class CheckInViewSet(
         if not result.created:
             response["Idempotent-Replayed"] = "true"
         return response
+
+    @extend_schema(
+        request=CheckInChallengeRequestSerializer,
+        responses={200: CheckInChallengeSerializer, **ERRORS},
+    )
+    @action(detail=False, methods=["post"])
+    def challenge(self, request, *args, **kwargs):
+        """A head-turn prompt for one check-in at a gate whose event's liveness policy is
+        `challenge`: show `prompt` to the person, capture the burst while they turn, and send
+        `challenge_token` with the frames within `expires_in` seconds (one use). The direction
+        is drawn here, never by the client."""
+        serializer = CheckInChallengeRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        gate = self._gate(serializer.validated_data)
+        issued = liveness_challenge_issue(gate=gate)
+        body = {
+            "direction": issued.direction,
+            "prompt": challenge_prompt(issued.direction),
+            "challenge_token": issued.token,
+            "expires_in": issued.expires_in,
+        }
+        return Response(CheckInChallengeSerializer(body).data)

@@ -66,6 +66,19 @@ def gate_state(*, gates_open: bool) -> Verdict | None:
     return None if gates_open else deny(Reason.GATES_NOT_OPEN)
 
 
+def liveness(*, live: bool, code: str, holder_id: int | None = None) -> Verdict | None:
+    """A burst that is not a live person (a photo, a screen, a head that did not turn as asked)
+    is denied whatever the face, and recorded; a burst that showed the face in too few frames
+    could not be judged (try again). None: live, decide on the face."""
+    if live:
+        return None
+    if code == Reason.TOO_FEW_FRAMES:
+        return deny(Reason.TOO_FEW_FRAMES)
+    if code == Reason.CHALLENGE_NOT_MET:
+        return deny(Reason.CHALLENGE_NOT_MET, holder_id=holder_id)
+    return deny(Reason.NOT_LIVE, holder_id=holder_id)
+
+
 def one_to_one(
     *, holder_id: int, revoked: bool, score: float | None, thresholds: Thresholds, frames: int
 ) -> Verdict:

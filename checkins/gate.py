@@ -16,7 +16,13 @@ from checkins import decision
 from checkins.decision import Candidate, Thresholds, Verdict
 from common.reasons import Reason, reason_info, reason_text
 from events.models import Event, Gate
-from recognition.frames import FrameResult, frames_embed_on_gate_queue
+from recognition.frames import (
+    FrameResult,
+    GateAnswer,
+    LivenessOutcome,
+    LivenessRequest,
+    frames_embed_on_gate_queue,
+)
 from recognition.ml.runtime import openset
 from recognition.ml.runtime.fusion import best_frame_scores
 from recognition.models import EmbeddingModel
@@ -44,6 +50,7 @@ class GateOutcome:
     score: float | None = None
     model: EmbeddingModel | None = None
     details: dict = field(default_factory=dict)
+    liveness: LivenessOutcome | None = None  # the burst's verdict when the event checks it
 
     @property
     def message(self) -> str:
@@ -181,27 +188,67 @@ def decide_one_to_many(event: Event, frames: list[FrameResult], model) -> GateOu
     return outcome_of(verdict, model=model)
 
 
-def face_verify(*, event: Event, frames: list[bytes], ticket_code: str) -> GateOutcome:
+def _not_live(answer: GateAnswer, holder, model) -> GateOutcome | None:
+    """The liveness rule first: a burst that is not a live person decides the attempt."""
+    found = answer.liveness
+    if found is None:
+        return None
+    holder_id = holder.pk if holder is not None else None
+    verdict = decision.liveness(live=found.live, code=found.code, holder_id=holder_id)
+    if verdict is None:
+        return None
+    outcome = outcome_of(verdict, holder=holder if verdict.holder_id else None, model=model)
+    outcome.liveness = found
+    return outcome
+
+
+def face_verify(
+    *,
+    event: Event,
+    frames: list[bytes],
+    ticket_code: str,
+    liveness: LivenessRequest | None = None,
+) -> GateOutcome:
     """1:1: is this the holder of `ticket_code` in `event`? Whatever the event's status."""
     holder = ticket_holder_for_gate(event, ticket_code)
     if isinstance(holder, GateOutcome):
         return holder
     model = active_model()
-    return decide_one_to_one(holder, frames_embed_on_gate_queue(frames, model), model)
+    answer = frames_embed_on_gate_queue(frames, model, liveness)
+    outcome = _not_live(answer, holder, model) or decide_one_to_one(holder, answer.frames, model)
+    outcome.liveness = answer.liveness
+    return outcome
 
 
-def face_identify(*, event: Event, frames: list[bytes]) -> GateOutcome:
+def face_identify(
+    *, event: Event, frames: list[bytes], liveness: LivenessRequest | None = None
+) -> GateOutcome:
     """1:N: which enrolled holder of `event` is this?"""
     model = active_model()
-    return decide_one_to_many(event, frames_embed_on_gate_queue(frames, model), model)
+    answer = frames_embed_on_gate_queue(frames, model, liveness)
+    outcome = _not_live(answer, None, model) or decide_one_to_many(event, answer.frames, model)
+    outcome.liveness = answer.liveness
+    return outcome
 
 
-def gate_decide(*, gate: Gate, frames: list[bytes], ticket_code: str = "") -> GateOutcome:
-    """Decide for one person at one gate (not recorded: see checkins.services)."""
+def liveness_request(event: Event, challenge: str | None) -> LivenessRequest | None:
+    """What the event's liveness policy asks of a gate burst (None: no check)."""
+    policy = event.liveness_policy
+    if policy == Event.Liveness.OFF:
+        return None
+    return LivenessRequest(policy, challenge if policy == Event.Liveness.CHALLENGE else None)
+
+
+def gate_decide(
+    *, gate: Gate, frames: list[bytes], ticket_code: str = "", challenge: str | None = None
+) -> GateOutcome:
+    """Decide for one person at one gate (not recorded: see checkins.services). `challenge` is
+    the head turn the person was asked for, at events whose liveness policy prompts."""
     event = gate.event
     closed = decision.gate_state(gates_open=event.status == Event.Status.GATES_OPEN)
     if closed is not None:
         return outcome_of(closed)
+    liveness = liveness_request(event, challenge)
     if gate.mode == Gate.Mode.TICKET_AND_FACE:
-        return face_verify(event=event, frames=frames, ticket_code=ticket_code)
-    return face_identify(event=event, frames=frames)
+        return face_verify(event=event, frames=frames, ticket_code=ticket_code, liveness=liveness)
+    return face_identify(event=event, frames=frames, liveness=liveness)

@@ -9,13 +9,17 @@ is applied here, in this order, once.
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from django.core import signing
+from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from attendees.models import TicketHolder
 from audit.models import AuditEntry
@@ -27,6 +31,7 @@ from common.db import files_delete_on_commit, rows_delete_returning
 from common.reasons import Reason, ReasonError, reason_text
 from events.models import CheckIn, CheckInFrame, Event, Gate
 from events.services import event_set_status
+from recognition.ml.runtime.liveness import random_challenge
 from recognition.models import EmbeddingModel
 from webhooks.services import checkin_webhook_emit
 
@@ -34,7 +39,12 @@ logger = logging.getLogger(__name__)
 
 # Automatic capture: frames without one clear face are nobody's attempt: answered, not recorded
 # (else the log would fill with a "no face" row every 1.5 s).
-QUIET_REASONS = frozenset({Reason.NO_FACE, Reason.MULTIPLE_FACES})
+QUIET_REASONS = frozenset({Reason.NO_FACE, Reason.MULTIPLE_FACES, Reason.TOO_FEW_FRAMES})
+# Frames of one attempt: a liveness burst (6 frames over ~1.5 s); plain checks send fewer.
+MAX_FRAMES = 6
+# A head-turn prompt is good for one attempt at one gate, within this many seconds.
+CHALLENGE_SECONDS = 60
+CHALLENGE_SALT = "facepass.checkins.liveness-challenge"
 OVERRIDE_REASON_MAX_CHARS = 300  # CheckIn.reason_message holds the staff's words
 
 
@@ -58,6 +68,7 @@ class CheckInRequest:
     gate: Gate | None = None  # None: verify / identify, decided like a gate, never recorded
     staff_user: Any = None
     idempotency_key: str | None = None
+    challenge_token: str = ""  # the head-turn prompt shown (liveness_challenge_issue)
     auto: bool = False  # the gate page's automatic capture
     previous_attempt_id: int | None = None  # automatic capture: the result on screen
     # The gate page records a tapped attempt even when it held no usable face.
@@ -96,7 +107,12 @@ def checkin_perform(request: CheckInRequest) -> CheckInResult:
         if request.auto:
             return CheckInResult(quiet=Reason.NO_TICKET)
         raise ReasonError(Reason.NO_TICKET)
-    outcome = gate_decide(gate=gate, frames=request.frames, ticket_code=request.ticket_code)
+    outcome = gate_decide(
+        gate=gate,
+        frames=request.frames,
+        ticket_code=request.ticket_code,
+        challenge=_challenge_of(gate, request.challenge_token),
+    )
     quiet = _quiet_reason(request, outcome)
     if quiet:
         return CheckInResult(outcome, quiet=quiet)
@@ -111,6 +127,50 @@ def checkin_perform(request: CheckInRequest) -> CheckInResult:
     if created:  # a replayed key's frames are not this check-in's
         checkin_frames_keep(checkin=checkin, frames=request.frames)
     return CheckInResult(outcome, checkin, created)
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """A head-turn prompt for one attempt: the direction to show and its one-time token."""
+
+    direction: str  # "left" / "right": the person's own
+    token: str
+    expires_in: int = CHALLENGE_SECONDS
+
+
+def liveness_challenge_issue(*, gate: Gate) -> Challenge:
+    """A random head-turn direction, drawn here (never by the client), signed for this gate."""
+    direction = random_challenge()
+    payload = {"g": gate.pk, "d": direction, "n": secrets.token_urlsafe(12)}
+    return Challenge(direction, signing.dumps(payload, salt=CHALLENGE_SALT))
+
+
+def liveness_challenge_redeem(*, gate: Gate, token: str) -> str:
+    """The prompted direction of a token issued for this gate, once, within CHALLENGE_SECONDS;
+    ReasonError otherwise (a replayed video must not get a second try at the same prompt)."""
+    try:
+        payload = signing.loads(token, salt=CHALLENGE_SALT, max_age=CHALLENGE_SECONDS)
+    except signing.BadSignature:  # expired tokens too
+        raise ReasonError(Reason.CHALLENGE_INVALID) from None
+    first_use = cache.add(f"liveness-challenge:{payload['n']}", 1, 2 * CHALLENGE_SECONDS)
+    if payload.get("g") != gate.pk or not first_use:
+        raise ReasonError(Reason.CHALLENGE_INVALID)
+    return payload["d"]
+
+
+def challenge_prompt(direction: str) -> str:
+    """The words a gate shows for a head-turn prompt (the person's own left or right)."""
+    if direction == "left":
+        return str(_("Slowly turn your head to your left"))
+    return str(_("Slowly turn your head to your right"))
+
+
+def _challenge_of(gate: Gate, token: str) -> str | None:
+    if gate.event.liveness_policy != Event.Liveness.CHALLENGE:
+        return None
+    if not token:
+        raise ReasonError(Reason.CHALLENGE_REQUIRED)
+    return liveness_challenge_redeem(gate=gate, token=token)
 
 
 def _decide_without_gate(request: CheckInRequest) -> GateOutcome:
@@ -197,6 +257,7 @@ def checkin_record(
                 idempotency_key=idempotency_key or None,
                 reason=verdict.reason,
                 reason_message=reason_text(verdict.reason)[:300],
+                liveness=outcome.liveness.as_json() if outcome.liveness else None,
             )
             # Same transaction: the event exists exactly when the check-in row does.
             checkin_webhook_emit(checkin=checkin)

@@ -30,6 +30,7 @@ class Reason(models.TextChoices):
     GATES_NOT_OPEN = "gates_not_open", _("Gates not open")
     TICKET_REVOKED = "ticket_revoked", _("Ticket revoked")
     NOT_LIVE = "not_live", _("Not a live person")
+    CHALLENGE_NOT_MET = "challenge_not_met", _("Head turn not as asked")
     STAFF_OVERRIDE = "staff_override", _("Staff override")
     # Unusable input: nothing could be judged.
     NO_FACE = "no_face", _("No face")
@@ -38,6 +39,9 @@ class Reason(models.TextChoices):
     OTHER_EVENT = "other_event", _("Ticket of another event")
     NO_TICKET = "no_ticket", _("No ticket code")
     NO_FRAMES = "no_frames", _("No camera frame")
+    TOO_FEW_FRAMES = "too_few_frames", _("Face not seen long enough")
+    CHALLENGE_REQUIRED = "challenge_required", _("Head-turn prompt needed")
+    CHALLENGE_INVALID = "challenge_invalid", _("Head-turn prompt expired")
     NOT_AN_IMAGE = "not_an_image", _("Not an image")
     TRUNCATED = "truncated", _("Incomplete image")
     TOO_LARGE = "too_large", _("Too large")
@@ -99,6 +103,12 @@ INFO: dict[Reason, ReasonInfo] = {
             "the camera in person."
         )
     ),
+    R.CHALLENGE_NOT_MET: ReasonInfo(
+        _(
+            "The head did not turn as the screen asked: a photo, a video, or a person who did "
+            "not follow the prompt. Check the person and their ticket."
+        )
+    ),
     R.STAFF_OVERRIDE: ReasonInfo(_("Decided by gate staff.")),
     R.NO_FACE: ReasonInfo(
         _("No face found in the camera frame."),
@@ -117,6 +127,24 @@ INFO: dict[Reason, ReasonInfo] = {
     R.NO_TICKET: ReasonInfo(_("Scan the ticket's QR code or type its code."), 400, unusable=True),
     R.NO_FRAMES: ReasonInfo(
         _("Send at least one camera frame (field 'frames')."), 400, unusable=True
+    ),
+    R.TOO_FEW_FRAMES: ReasonInfo(
+        _("The face was not seen in enough camera frames: look at the camera and try again."),
+        422,
+        unusable=True,
+    ),
+    R.CHALLENGE_REQUIRED: ReasonInfo(
+        _(
+            "This gate checks for a live person with a head-turn prompt: ask for a prompt "
+            "first and send its challenge_token with the frames."
+        ),
+        400,
+        unusable=True,
+    ),
+    R.CHALLENGE_INVALID: ReasonInfo(
+        _("The head-turn prompt has expired or was already used: ask for a new one."),
+        400,
+        unusable=True,
     ),
     R.NOT_AN_IMAGE: ReasonInfo(
         _("The file is not a readable image."),

@@ -66,6 +66,14 @@ class Event(models.Model):
 
     TARGET_FAR = {"relaxed": "1e-2", "standard": "1e-3", "high": "1e-4"}
 
+    class Liveness(models.TextChoices):
+        BY_LEVEL = "", "By security level (relaxed: off, standard: passive, high: challenge)"
+        OFF = "off", "Off"
+        PASSIVE = "passive", "Passive: no prompt (stops screens, not a print held still)"
+        CHALLENGE = "challenge", "Challenge: the person turns their head as the gate asks"
+
+    LIVENESS_BY_LEVEL = {"relaxed": "off", "standard": "passive", "high": "challenge"}
+
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="events")
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80)
@@ -82,6 +90,14 @@ class Event(models.Model):
     biometric_retention_days = models.PositiveIntegerField(
         default=7,
         help_text="Photos and embeddings are deleted this many days after the event ends.",
+    )
+    liveness = models.CharField(
+        max_length=10,
+        blank=True,
+        default=Liveness.BY_LEVEL,
+        choices=Liveness.choices,
+        help_text="Presentation-attack check at the gates: is a live person in front of the "
+        "camera, not a photo or a screen?",
     )
     dispute_frame_retention_hours = models.PositiveSmallIntegerField(
         default=0,
@@ -106,6 +122,11 @@ class Event(models.Model):
     @property
     def target_far(self) -> str:
         return self.TARGET_FAR[self.security_level]
+
+    @property
+    def liveness_policy(self) -> str:
+        """off, passive or challenge: the event's own choice, else its security level's."""
+        return self.liveness or self.LIVENESS_BY_LEVEL[self.security_level]
 
 
 class Gate(models.Model):
@@ -159,6 +180,8 @@ class CheckIn(models.Model):
     overrides = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="overridden_by"
     )
+    # The burst's liveness verdict when the event checks it (policy, live, code, score, prompt).
+    liveness = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

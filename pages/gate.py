@@ -20,11 +20,14 @@ from attendees.models import EnrollmentPhoto
 from attendees.selectors import latest_accepted_photo
 from checkins.selectors import checkins_for_event
 from checkins.services import (
+    MAX_FRAMES,
     OVERRIDE_REASON_MAX_CHARS,
     CheckInRequest,
     OverrideRefused,
+    challenge_prompt,
     checkin_override,
     checkin_perform,
+    liveness_challenge_issue,
 )
 from common.images import image_upload_check, upload_size_check
 from common.reasons import Reason, ReasonError, reason_text
@@ -34,7 +37,9 @@ from events.selectors import gates_for_staff
 from recognition.frames import GateUnavailable
 from recognition.selectors import NoActiveModel
 
-MAX_FRAMES = 3
+PLAIN_FRAMES = 3  # frames of a check without a liveness burst
+BURST_FRAMES = 6  # a liveness burst: 6 frames over ~1.5 s (recognition/artifacts/liveness)
+BURST_INTERVAL_MS = 270
 AUTO_CAPTURE_MS = 1500  # automatic capture: frames every 1.5 s while the page is idle
 
 
@@ -55,9 +60,12 @@ def gate_list(request):
 @login_required
 def gate_page(request, gate_id: int):
     gate = _gate_or_404(request.user, gate_id)
+    policy = gate.event.liveness_policy
     context = {
         "gate": gate,
-        "max_frames": MAX_FRAMES,
+        "max_frames": PLAIN_FRAMES if policy == "off" else BURST_FRAMES,
+        "burst_interval_ms": BURST_INTERVAL_MS,
+        "liveness": policy,
         "auto_interval_ms": AUTO_CAPTURE_MS,
         "auto_interval_s": AUTO_CAPTURE_MS / 1000,
     }
@@ -121,6 +129,7 @@ def gate_check(request, gate_id: int):
                 ticket_code=_ticket_code(request, gate, frames),
                 staff_user=request.user,
                 idempotency_key=request.headers.get("Idempotency-Key") or None,
+                challenge_token=request.POST.get("challenge_token", ""),
                 auto=request.POST.get("auto") == "1",
                 previous_attempt_id=_previous_attempt(request),
                 record_unusable=True,
@@ -164,6 +173,22 @@ def _result(gate, checkin: CheckIn) -> dict:
             "photo_url": reverse("gate-holder-photo", args=[gate.pk, photo.pk]) if photo else None,
         }
     return body
+
+
+@require_POST
+@login_required
+def gate_challenge(request, gate_id: int):
+    """A head-turn prompt for the next person (events whose liveness policy is `challenge`):
+    the direction is drawn on the server; the page shows it and sends the token back."""
+    gate = _gate_or_404(request.user, gate_id)
+    issued = liveness_challenge_issue(gate=gate)
+    body = {
+        "direction": issued.direction,
+        "prompt": challenge_prompt(issued.direction),
+        "challenge_token": issued.token,
+        "expires_in": issued.expires_in,
+    }
+    return JsonResponse(body)
 
 
 class OverrideForm(forms.Form):

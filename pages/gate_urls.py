@@ -6,6 +6,7 @@ urlpatterns = [
     path("", gate_views.gate_list, name="gate-list"),
     path("<int:gate_id>/", gate_views.gate_page, name="gate-page"),
     path("<int:gate_id>/check", gate_views.gate_check, name="gate-check"),
+    path("<int:gate_id>/challenge", gate_views.gate_challenge, name="gate-challenge"),
     path(
         "<int:gate_id>/checkins/<int:checkin_id>/override",
         gate_views.gate_override,

@@ -44,13 +44,58 @@ class FrameResult:
         return cls(data["embedding"], data.get("code") or "", data.get("timings_ms") or {})
 
 
-def frames_embed_on_gate_queue(frames: list[bytes], model: EmbeddingModel) -> list[FrameResult]:
-    """Embed each frame's largest face on a gate worker; GateUnavailable when none answers."""
+@dataclass(frozen=True)
+class LivenessRequest:
+    """What the event asks of a burst: its policy ("passive" / "challenge") and, under
+    "challenge", the direction the person was asked to turn (their own left or right)."""
+
+    policy: str
+    challenge: str | None = None
+
+
+@dataclass(frozen=True)
+class LivenessOutcome:
+    """The gate worker's verdict on a burst (recognition.ml.runtime.liveness)."""
+
+    live: bool
+    code: str = ""  # "" when live; not_live, challenge_not_met or too_few_frames
+    score: float = 0.0
+    policy: str = ""
+    challenge: str | None = None
+    failed: list[str] = field(default_factory=list)
+    frames_used: int = 0
+    ms: float = 0.0
+
+    def as_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class GateAnswer:
+    frames: list[FrameResult]
+    liveness: LivenessOutcome | None = None
+
+    def as_json(self) -> dict:
+        body = self.liveness.as_json() if self.liveness else None
+        return {"frames": [f.as_json() for f in self.frames], "liveness": body}
+
+    @classmethod
+    def from_json(cls, data: dict) -> GateAnswer:
+        liveness = LivenessOutcome(**data["liveness"]) if data.get("liveness") else None
+        return cls([FrameResult.from_json(item) for item in data["frames"]], liveness)
+
+
+def frames_embed_on_gate_queue(
+    frames: list[bytes], model: EmbeddingModel, liveness: LivenessRequest | None = None
+) -> GateAnswer:
+    """Embed each frame's largest face on a gate worker and, when the event asks, judge the
+    burst's liveness there too; GateUnavailable when no gate worker answers."""
     payload = [base64.b64encode(frame).decode("ascii") for frame in frames]
+    spec = asdict(liveness) if liveness else None
     try:
         if not queue_has_worker(queues.GATE):
             raise GateUnavailable("No face worker is running for the gates; start a gate worker.")
-        async_result = queues.task_send(queues.Task.GATE_EMBED_FRAMES, payload, model.pk)
+        async_result = queues.task_send(queues.Task.GATE_EMBED_FRAMES, payload, model.pk, spec)
         try:
             answer = async_result.get(timeout=settings.FACEPASS_GATE_TIMEOUT_SECONDS)
         except CeleryTimeout:
@@ -60,4 +105,4 @@ def frames_embed_on_gate_queue(frames: list[bytes], model: EmbeddingModel) -> li
         raise GateUnavailable(
             "The message queue to the face workers (Redis) is unavailable; retry shortly."
         ) from exc
-    return [FrameResult.from_json(item) for item in answer]
+    return GateAnswer.from_json(answer)

@@ -1,4 +1,5 @@
-"""Worker half of a gate decision: frames in, one FrameResult per frame out."""
+"""Worker half of a gate decision: frames in, one FrameResult per frame (and the burst's liveness
+when the event asks for it) out, as recognition.frames.GateAnswer."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import base64
 import binascii
 import functools
 
+import numpy as np
+
 from common.reasons import Reason
 from recognition import inference
-from recognition.frames import FrameResult
+from recognition.frames import FrameResult, GateAnswer, LivenessOutcome, LivenessRequest
+from recognition.ml.runtime.pipeline import GateFrame
 from recognition.models import EmbeddingModel
 
 
@@ -19,22 +23,52 @@ def _model(model_id: int) -> EmbeddingModel:
     return EmbeddingModel.objects.get(pk=model_id)
 
 
-def _frame_result(image: bytes, model: EmbeddingModel) -> FrameResult:
-    result = inference.embed_largest_face(model, image)
+def _frame_result(frame: GateFrame) -> FrameResult:
+    result = frame.result
     timings = {k: round(v, 2) for k, v in result.timings_ms.items()}
     if result.embedding is None:
         return FrameResult(None, result.verdict.code or Reason.NO_FACE, timings)
-    return FrameResult([float(v) for v in result.embedding], "", timings)
+    return FrameResult([float(v) for v in np.asarray(result.embedding)], "", timings)
 
 
-def embed_frames(frames_b64: list[str], model_id: int) -> list[dict]:
-    model = _model(model_id)
-    out = []
+def _decode(frames_b64: list[str]) -> list[bytes | None]:
+    images: list[bytes | None] = []
     for frame in frames_b64:
         try:
-            image = base64.b64decode(frame, validate=True)
+            images.append(base64.b64decode(frame, validate=True))
         except (binascii.Error, ValueError):
-            out.append(FrameResult(None, Reason.NOT_AN_IMAGE).as_json())
-            continue
-        out.append(_frame_result(image, model).as_json())
-    return out
+            images.append(None)
+    return images
+
+
+def _liveness(frames: list[GateFrame], request: LivenessRequest) -> LivenessOutcome:
+    verdict = inference.assess_liveness(frames, request.policy, request.challenge)
+    return LivenessOutcome(
+        live=verdict.live,
+        code=verdict.code or "",
+        score=round(verdict.score, 3),
+        policy=request.policy,
+        challenge=request.challenge,
+        failed=list(verdict.failed),
+        frames_used=verdict.frames_used,
+        ms=round(verdict.timings_ms.get("total", 0.0), 1),
+    )
+
+
+def embed_frames(frames_b64: list[str], model_id: int, liveness: dict | None = None) -> dict:
+    model = _model(model_id)
+    images = _decode(frames_b64)
+    readable = [image for image in images if image is not None]
+    embedded = iter(inference.embed_gate_frames(model, readable) if readable else ())
+    gate_frames: list[GateFrame | None] = [
+        next(embedded) if image is not None else None for image in images
+    ]
+    results = [
+        _frame_result(f) if f is not None else FrameResult(None, Reason.NOT_AN_IMAGE)
+        for f in gate_frames
+    ]
+    outcome = None
+    if liveness:
+        burst = [f for f in gate_frames if f is not None]
+        outcome = _liveness(burst, LivenessRequest(**liveness))
+    return GateAnswer(results, outcome).as_json()

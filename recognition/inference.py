@@ -12,18 +12,27 @@ import logging
 from dataclasses import fields
 from pathlib import Path
 
+import numpy as np
 import redis
 from django.conf import settings
 
 from common.workers import redis_client, worker_facts_publish
+from recognition.ml.dlib.models import dlib_model_path
 from recognition.ml.runtime.config import RuntimeConfig
 from recognition.ml.runtime.detection import get_detector as load_detector
 from recognition.ml.runtime.embedders import load_embedder
-from recognition.ml.runtime.pipeline import FacePipeline, FaceResult
+from recognition.ml.runtime.liveness import (
+    LIVENESS_ARTIFACT,
+    LivenessChecker,
+    LivenessResult,
+    LivenessThresholds,
+)
+from recognition.ml.runtime.pipeline import FacePipeline, FaceResult, GateFrame
 from recognition.ml.runtime.quality import QualityThresholds
 from recognition.models import EmbeddingModel
 
 logger = logging.getLogger(__name__)
+BLANK_FRAME = np.zeros((8, 8, 3), np.uint8)  # an undecodable frame: no face, no cue
 
 
 def artifact_dir(model: EmbeddingModel) -> str | None:
@@ -96,8 +105,6 @@ def pipeline_for(model: EmbeddingModel) -> FacePipeline:
 
 def warm_up(model: EmbeddingModel) -> None:
     """Load the model and run it once (graph tracing happens on the first call)."""
-    import numpy as np
-
     embedder = pipeline_for(model).embedder
     size = embedder.input_size
     embedder.embed(np.zeros((1, size, size, 3), np.uint8))
@@ -109,5 +116,32 @@ def enroll_images(model: EmbeddingModel, images: list[bytes]) -> list[FaceResult
 
 
 def embed_largest_face(model: EmbeddingModel, image: bytes) -> FaceResult:
-    """Gate frames and re-embedding: only 'one prominent face' is required."""
+    """Re-embedding: only 'one prominent face' is required."""
     return pipeline_for(model).embed_largest_face(image)
+
+
+def embed_gate_frames(model: EmbeddingModel, images: list[bytes]) -> list[GateFrame]:
+    """A gate burst: each frame's one prominent face, embedded in one batch, frames kept."""
+    return pipeline_for(model).embed_frames(images)
+
+
+@functools.lru_cache(maxsize=1)
+def liveness_checker() -> LivenessChecker:
+    """One per gate worker process, loaded at the first burst that needs it (dlib's 68-point
+    predictor: ~100 MB, which events without a liveness policy never pay)."""
+    thresholds = LivenessThresholds.from_artifact(LIVENESS_ARTIFACT, "challenge")
+    return LivenessChecker(thresholds, dlib_model_path("shape_predictor_68_face_landmarks"))
+
+
+def assess_liveness(frames: list[GateFrame], policy: str, challenge: str | None) -> LivenessResult:
+    """The burst judged under an event's policy ("passive" or "challenge"), with its thresholds
+    from recognition/artifacts/liveness/metadata.json."""
+    thresholds = _liveness_thresholds(policy)
+    images = [f.image if f.image is not None else BLANK_FRAME for f in frames]
+    faces = [f.result.face if f.image is not None else None for f in frames]
+    return liveness_checker().assess(images, faces, challenge=challenge, thresholds=thresholds)
+
+
+@functools.lru_cache(maxsize=4)
+def _liveness_thresholds(policy: str) -> LivenessThresholds:
+    return LivenessThresholds.from_artifact(LIVENESS_ARTIFACT, policy)

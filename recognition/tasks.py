@@ -16,14 +16,14 @@ from recognition.search_index import event_search_index_build
     soft_time_limit=10,
     time_limit=15,
 )
-def gate_embed_frames(frames_b64: list[str], model_id: int) -> list[dict]:
-    """Embed the largest face of each gate frame (recognition.frames.FrameResult as JSON). Runs on
-    the `gate` queue only.
+def gate_embed_frames(frames_b64: list[str], model_id: int, liveness: dict | None = None) -> dict:
+    """Embed the largest face of each gate frame and judge the burst's liveness when asked
+    (recognition.frames.GateAnswer as JSON). Runs on the `gate` queue only.
 
     Not acked late: a gate request is answered within seconds or not at all, so a
     redelivered frame minutes later would help nobody.
     """
-    return embed_frames(frames_b64, model_id)
+    return embed_frames(frames_b64, model_id, liveness)
 
 
 # An index over 150k embeddings takes minutes (242 s measured with 64 MB of

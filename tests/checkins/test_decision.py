@@ -97,3 +97,13 @@ def test_closed_gates_deny_before_any_face_work_and_unusable_frames_say_why():
     assert decision.gate_state(gates_open=False).reason == "gates_not_open"
     assert decision.unusable_frames(["", "multiple_faces"]).reason == "multiple_faces"
     assert decision.unusable_frames(["", ""]).reason == "no_face"
+
+
+def test_a_burst_that_is_not_a_live_person_is_denied_whatever_the_face():
+    assert decision.liveness(live=True, code="") is None
+    card = decision.liveness(live=False, code="not_live", holder_id=4)
+    assert (card.decision, card.reason, card.holder_id) == (Decision.DENY, "not_live", 4)
+    wrong_way = decision.liveness(live=False, code="challenge_not_met", holder_id=4)
+    assert wrong_way.reason == "challenge_not_met"
+    unseen = decision.liveness(live=False, code="too_few_frames", holder_id=4)
+    assert (unseen.reason, unseen.holder_id) == ("too_few_frames", None)

@@ -3,7 +3,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from recognition.ml.runtime.artifacts import read_metadata
+from recognition.ml.runtime.artifacts import is_model_artifact, read_metadata
 from recognition.models import EmbeddingModel
 from recognition.services import (
     embedding_model_activate,
@@ -25,7 +25,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         for other in sorted(ARTIFACTS.glob("*/metadata.json")):
-            if other.parent != DEFAULT_ARTIFACT:  # registered, not activated
+            if other.parent != DEFAULT_ARTIFACT and is_model_artifact(other.parent):
+                # registered, not activated
                 embedding_model_register(
                     metadata=read_metadata(other.parent),
                     artifact_path=relative_artifact_path(other.parent),

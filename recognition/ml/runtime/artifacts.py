@@ -60,6 +60,16 @@ def validate_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     return metadata
 
 
+def is_model_artifact(artifact_dir: str | Path) -> bool:
+    """Whether the directory holds a face model (an embedder's metadata.json); other artifacts,
+    such as the liveness thresholds, have a metadata.json of their own kind."""
+    path = Path(artifact_dir) / METADATA_FILE
+    try:
+        return "embedder" in json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+
+
 def read_metadata(artifact_dir: str | Path) -> dict[str, Any]:
     path = Path(artifact_dir) / METADATA_FILE
     if not path.is_file():

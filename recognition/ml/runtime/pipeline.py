@@ -45,6 +45,14 @@ class FaceResult:
         return self.verdict.face
 
 
+@dataclass
+class GateFrame:
+    """One frame of a gate burst: the decoded image (None when undecodable) and its result."""
+
+    image: np.ndarray | None
+    result: FaceResult
+
+
 @contextmanager
 def timed(timings: dict[str, float], stage: str):
     start = time.perf_counter()
@@ -75,22 +83,23 @@ class FacePipeline:
         with timed(timings, "decode"):
             return decode_image(image, **self.decode_limits)
 
-    def _examine(self, image, assess) -> tuple[FaceResult, np.ndarray | None]:
-        """Decode, detect and judge one photo; returns the result and its crop when accepted."""
+    def _examine(self, image, assess) -> tuple[FaceResult, np.ndarray | None, np.ndarray | None]:
+        """Decode, detect and judge one photo; returns the result, its crop when accepted and
+        the decoded image (None when undecodable)."""
         timings: dict[str, float] = {}
         try:
             image_bgr = self._decode(image, timings)
         except ImageDecodeError as exc:
-            return undecodable(exc, timings), None
+            return undecodable(exc, timings), None, None
         with timed(timings, "detect"):
             faces = self.detector.detect(image_bgr)
         with timed(timings, "quality"):
             verdict = assess(image_bgr, faces)
         if not verdict.accepted:
-            return FaceResult(verdict, None, timings), None
+            return FaceResult(verdict, None, timings), None, image_bgr
         with timed(timings, "align"):
             crop = self.embedder.align(image_bgr, verdict.face)
-        return FaceResult(verdict, None, timings), crop
+        return FaceResult(verdict, None, timings), crop, image_bgr
 
     def _embed_into(self, results: list[FaceResult], crops: list[np.ndarray]) -> None:
         if not crops:
@@ -109,20 +118,25 @@ class FacePipeline:
             return assess_quality(image_bgr, faces, self.thresholds)
 
         examined = [self._examine(image, assess) for image in images]
-        accepted = [(result, crop) for result, crop in examined if crop is not None]
+        accepted = [(result, crop) for result, crop, _ in examined if crop is not None]
         self._embed_into([r for r, _ in accepted], [c for _, c in accepted])
-        return [result for result, _ in examined]
+        return [result for result, _, _ in examined]
 
     def embed_largest_face(self, image: np.ndarray | bytes) -> FaceResult:
         """The gate: no enrollment standards, only one prominent face (no_face, multiple_faces)."""
+        return self.embed_frames([image])[0].result
+
+    def embed_frames(self, images: list[np.ndarray | bytes]) -> list[GateFrame]:
+        """A gate burst: each frame's one prominent face, embedded in one batch, with the decoded
+        frames kept for the liveness check."""
 
         def assess(_image_bgr, faces):
             return assess_presence(faces, self.thresholds)
 
-        result, crop = self._examine(image, assess)
-        if crop is not None:
-            self._embed_into([result], [crop])
-        return result
+        examined = [self._examine(image, assess) for image in images]
+        accepted = [(result, crop) for result, crop, _ in examined if crop is not None]
+        self._embed_into([r for r, _ in accepted], [c for _, c in accepted])
+        return [GateFrame(image_bgr, result) for result, _, image_bgr in examined]
 
 
 @dataclass
