@@ -67,12 +67,14 @@ class Event(models.Model):
     TARGET_FAR = {"relaxed": "1e-2", "standard": "1e-3", "high": "1e-4"}
 
     class Liveness(models.TextChoices):
-        BY_LEVEL = "", "By security level (relaxed: off, standard: passive, high: challenge)"
+        BY_LEVEL = "", "By security level (relaxed and standard: off, high: challenge)"
         OFF = "off", "Off"
         PASSIVE = "passive", "Passive: no prompt (stops screens, not a print held still)"
         CHALLENGE = "challenge", "Challenge: the person turns their head as the gate asks"
 
-    LIVENESS_BY_LEVEL = {"relaxed": "off", "standard": "passive", "high": "challenge"}
+    # Standard events opt in (a check then needs a burst of frames and, for challenge, a
+    # prompted head turn); high-security events get the challenge.
+    LIVENESS_BY_LEVEL = {"relaxed": "off", "standard": "off", "high": "challenge"}
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="events")
     name = models.CharField(max_length=200)

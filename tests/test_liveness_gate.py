@@ -49,7 +49,7 @@ def challenge_event(event_a):
 
 
 def test_the_liveness_policy_follows_the_security_level_unless_the_event_chooses(event_a):
-    assert (event_a.security_level, event_a.liveness_policy) == ("standard", "passive")
+    assert (event_a.security_level, event_a.liveness_policy) == ("standard", "off")
     event_a.security_level = "high"
     assert event_a.liveness_policy == "challenge"
     event_a.liveness = Event.Liveness.OFF
