@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import threading
 
 import redis
@@ -18,6 +19,8 @@ from django.conf import settings
 
 WORKER_KEY_PREFIX = "facepass:worker:"
 FACTS_KEY = "facepass:worker-facts"
+MODEL_STATE_PREFIX = "facepass:model-state:"
+MODEL_STATE_TTL = 24 * 3600  # a worker's pool processes outlive no day-old key
 HEARTBEAT_SECONDS = 5
 HEARTBEAT_TTL = 15
 
@@ -31,6 +34,29 @@ def live_workers() -> list[dict]:
     keys = list(client.scan_iter(match=WORKER_KEY_PREFIX + "*", count=100))
     values: list = client.mget(keys) if keys else []  # type: ignore[assignment]  # a sync client
     return [json.loads(v) for v in values if v]
+
+
+def model_state_key(host: str, worker_pid: int) -> str:
+    """Where the pool processes of one worker publish their face model's state (a hash:
+    process id -> {"model", "state": loading | ready | failed})."""
+    return f"{MODEL_STATE_PREFIX}{host}:{worker_pid}"
+
+
+def model_states(client, host: str, worker_pid: int) -> list[dict]:
+    try:
+        values = client.hvals(model_state_key(host, worker_pid))
+    except redis.RedisError:
+        return []
+    return [json.loads(v) for v in values]
+
+
+def model_summary(states: list[dict]) -> str | None:
+    """One word for a worker: loading while any process loads, failed, ready; None: no model."""
+    found = {s.get("state") for s in states}
+    for state in ("loading", "failed", "ready"):
+        if state in found:
+            return state
+    return None
 
 
 def queue_has_worker(queue: str) -> bool:
@@ -58,6 +84,7 @@ class Heartbeat:
     def __init__(self, hostname: str, queues: list[str]):
         self.key = WORKER_KEY_PREFIX + hostname
         self.payload = {"hostname": hostname, "pid": os.getpid(), "queues": queues}
+        self.host = socket.gethostname()
         self._stop = threading.Event()
 
     def start(self) -> None:
@@ -70,9 +97,10 @@ class Heartbeat:
         client = redis_client()
         while not self._stop.is_set():
             payload = {**self.payload, **worker_facts(client)}
+            payload["model"] = model_summary(model_states(client, self.host, os.getpid()))
             # Redis down: try again on the next beat.
             with contextlib.suppress(redis.RedisError):
                 client.set(self.key, json.dumps(payload), ex=HEARTBEAT_TTL)
             self._stop.wait(HEARTBEAT_SECONDS)
         with contextlib.suppress(redis.RedisError):
-            client.delete(self.key)
+            client.delete(self.key, model_state_key(self.host, os.getpid()))

@@ -46,7 +46,20 @@ def _check_workers() -> dict:
     }
     missing = [q for q in REQUIRED_QUEUES if per_queue[q] == 0]
     unserved = [q for q in WARNED_QUEUES if per_queue[q] == 0]
-    result = {"ok": not missing, "count": len(workers), "queues": per_queue}
+    # A face worker's pool processes load the model after reporting up: until one worker of a
+    # queue is ready, that queue cannot answer.
+    loading = [
+        q
+        for q in REQUIRED_QUEUES
+        if per_queue[q]
+        and all(w.get("model") == "loading" for w in workers if q in w.get("queues", []))
+    ]
+    result = {"ok": not missing and not loading, "count": len(workers), "queues": per_queue}
+    states = [w.get("model") for w in workers if w.get("model")]
+    if states:
+        result["models"] = {state: states.count(state) for state in sorted(set(states))}
+    if loading:
+        result["loading"] = loading
     detectors = {w.get("detector") for w in workers if w.get("detector")}
     if detectors:
         result["detectors"] = sorted(detectors)
@@ -58,6 +71,8 @@ def _check_workers() -> dict:
         result["warning"] = "; ".join(warnings)
     if missing:
         result["error"] = f"no worker consumes queue(s): {', '.join(missing)}"
+    elif loading:
+        result["error"] = f"the face model is still loading for queue(s): {', '.join(loading)}"
     return result
 
 
@@ -86,5 +101,8 @@ def run_checks() -> dict[str, dict]:
 def healthz(request):
     checks = run_checks()
     down = [name for name, result in checks.items() if not result["ok"]]
-    body = {"status": "ok" if not down else "down", "down": down, "checks": checks}
+    status = "ok" if not down else "down"
+    if down == ["workers"] and checks["workers"].get("loading"):
+        status = "loading"  # starting up: it will be ok without anyone doing anything
+    body = {"status": status, "down": down, "checks": checks}
     return JsonResponse(body, status=200 if not down else 503)

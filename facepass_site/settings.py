@@ -265,6 +265,12 @@ FACEPASS_ENROLL_REQUEUE_PENDING_AFTER_S = env_int(
     "FACEPASS_ENROLL_REQUEUE_PENDING_AFTER_S", 300, minimum=1
 )
 FACEPASS_GATE_TIMEOUT_SECONDS = env_float("FACEPASS_GATE_TIMEOUT_SECONDS", 5.0)
+# A gate task waits this long for a worker process still loading the face model, then answers
+# "loading" (the web answers 503): under FACEPASS_GATE_TIMEOUT_SECONDS, so the answer arrives.
+FACEPASS_GATE_MODEL_WAIT_SECONDS = env_float("FACEPASS_GATE_MODEL_WAIT_SECONDS", 3.0)
+# Celery kills a pool process that has not reported up within this many seconds; face models
+# load in a thread after the report (recognition.inference.load_in_background).
+CELERY_WORKER_PROC_ALIVE_TIMEOUT = env_float("CELERY_WORKER_PROC_ALIVE_TIMEOUT", 4.0)
 # 1:N: the best holder must beat the second best by this much similarity, else REVIEW.
 FACEPASS_GATE_1N_MARGIN = env_float("FACEPASS_GATE_1N_MARGIN", 0.01)
 # 1:N search: exact up to this many embeddings in an event, its own HNSW index beyond

@@ -74,15 +74,18 @@ class LivenessOutcome:
 class GateAnswer:
     frames: list[FrameResult]
     liveness: LivenessOutcome | None = None
+    loading: bool = False  # the worker's process was still loading the face model
 
     def as_json(self) -> dict:
         body = self.liveness.as_json() if self.liveness else None
-        return {"frames": [f.as_json() for f in self.frames], "liveness": body}
+        frames = [f.as_json() for f in self.frames]
+        return {"frames": frames, "liveness": body, "loading": self.loading}
 
     @classmethod
     def from_json(cls, data: dict) -> GateAnswer:
         liveness = LivenessOutcome(**data["liveness"]) if data.get("liveness") else None
-        return cls([FrameResult.from_json(item) for item in data["frames"]], liveness)
+        frames = [FrameResult.from_json(item) for item in data["frames"]]
+        return cls(frames, liveness, bool(data.get("loading")))
 
 
 def frames_embed_on_gate_queue(
@@ -105,4 +108,7 @@ def frames_embed_on_gate_queue(
         raise GateUnavailable(
             "The message queue to the face workers (Redis) is unavailable; retry shortly."
         ) from exc
-    return GateAnswer.from_json(answer)
+    reply = GateAnswer.from_json(answer)
+    if reply.loading:
+        raise GateUnavailable("The gate worker is still loading the face model; retry shortly.")
+    return reply

@@ -8,6 +8,7 @@ import binascii
 import functools
 
 import numpy as np
+from django.conf import settings
 
 from common.reasons import Reason
 from recognition import inference
@@ -57,6 +58,10 @@ def _liveness(frames: list[GateFrame], request: LivenessRequest) -> LivenessOutc
 
 def embed_frames(frames_b64: list[str], model_id: int, liveness: dict | None = None) -> dict:
     model = _model(model_id)
+    try:
+        inference.wait_until_loaded(model, settings.FACEPASS_GATE_MODEL_WAIT_SECONDS)
+    except inference.ModelLoading:
+        return GateAnswer([], loading=True).as_json()
     images = _decode(frames_b64)
     readable = [image for image in images if image is not None]
     embedded = iter(inference.embed_gate_frames(model, readable) if readable else ())

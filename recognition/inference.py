@@ -8,7 +8,11 @@ stored files into arrays for recognition.ml.
 from __future__ import annotations
 
 import functools
+import json
 import logging
+import os
+import socket
+import threading
 from dataclasses import fields
 from pathlib import Path
 
@@ -16,7 +20,12 @@ import numpy as np
 import redis
 from django.conf import settings
 
-from common.workers import redis_client, worker_facts_publish
+from common.workers import (
+    MODEL_STATE_TTL,
+    model_state_key,
+    redis_client,
+    worker_facts_publish,
+)
 from recognition.ml.dlib.models import dlib_model_path
 from recognition.ml.runtime.config import RuntimeConfig
 from recognition.ml.runtime.detection import get_detector as load_detector
@@ -100,12 +109,68 @@ def _pipeline(kind: str, artifact: str | None, label: str) -> FacePipeline:
 
 
 def pipeline_for(model: EmbeddingModel) -> FacePipeline:
+    """The model's pipeline, loaded once per process; waits for a background load of it."""
+    loading = _loads.get(model.label)
+    if loading is not None:
+        loading.wait()
     return _pipeline(model.kind, artifact_dir(model), model.label)
+
+
+class ModelLoading(RuntimeError):
+    """The worker process is still loading the face model (started with the process)."""
+
+
+# Background loads of this process, by model label: set when the load has ended.
+_loads: dict[str, threading.Event] = {}
+
+
+def load_in_background(model: EmbeddingModel) -> threading.Thread:
+    """Load and warm the model in a thread, so that a worker process reports up to Celery at
+    once however long the load takes (Celery kills a pool process that has not reported up
+    within worker_proc_alive_timeout, 4 s by default: a slow model load on a busy machine
+    used to get every new process killed). Tasks wait for it (pipeline_for, wait_until_loaded);
+    the state goes to Redis for /healthz."""
+    done = _loads.setdefault(model.label, threading.Event())
+    model_state_publish(model.label, "loading")
+
+    def load() -> None:
+        try:
+            warm_up(model)
+        except Exception:  # noqa: BLE001  (the state says failed; tasks report the error)
+            logger.exception("loading the face model %s failed", model.label)
+            model_state_publish(model.label, "failed")
+        else:
+            model_state_publish(model.label, "ready")
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=load, name=f"load {model.label}", daemon=True)
+    thread.start()
+    return thread
+
+
+def wait_until_loaded(model: EmbeddingModel, timeout: float) -> None:
+    """ModelLoading when a background load of the model is still running after `timeout` s."""
+    loading = _loads.get(model.label)
+    if loading is not None and not loading.wait(timeout):
+        raise ModelLoading(f"the face model {model.label} is still loading")
+
+
+def model_state_publish(label: str, state: str) -> None:
+    """This pool process's model state, under its worker (host and parent pid) for the heartbeat."""
+    try:
+        client = redis_client()
+        key = model_state_key(socket.gethostname(), os.getppid())
+        client.hset(key, str(os.getpid()), json.dumps({"model": label, "state": state}))
+        client.expire(key, MODEL_STATE_TTL)
+    except redis.RedisError:  # health reporting must not stop face work
+        logger.warning("could not publish the model state to Redis", exc_info=True)
 
 
 def warm_up(model: EmbeddingModel) -> None:
     """Load the model and run it once (graph tracing happens on the first call)."""
-    embedder = pipeline_for(model).embedder
+    # _pipeline, not pipeline_for: this is the background load pipeline_for waits for.
+    embedder = _pipeline(model.kind, artifact_dir(model), model.label).embedder
     size = embedder.input_size
     embedder.embed(np.zeros((1, size, size, 3), np.uint8))
 

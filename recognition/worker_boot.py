@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 
 from celery import current_app
 from celery.signals import worker_process_init, worker_ready, worker_shutdown
@@ -58,20 +59,21 @@ def _consumed_queues() -> set[str]:
 
 
 @worker_process_init.connect
-def load_active_model(**kwargs):
+def load_active_model(**kwargs) -> threading.Thread | None:
     """Face workers load the active model when they start, not inside their first task.
 
-    A TensorFlow model takes seconds (more on a busy machine) to load and trace: inside a gate
-    task (15 s hard limit) a slow load got the process killed, and the next frame started the
-    load again, so a gate never answered. A model activated later still loads in a task.
+    A model takes seconds (more on a busy machine) to load and trace: inside a gate task (15 s
+    hard limit) a slow load got the process killed; done here, before the process reports up,
+    Celery killed it for not reporting within worker_proc_alive_timeout. So it loads in a
+    thread (inference.load_in_background): the process reports up at once, tasks wait for the
+    load, /healthz says "loading" meanwhile. A model activated later still loads in a task.
     """
     if not _consumed_queues() & FACE_QUEUES:
         return  # webhooks, purges, index builds: no face model needed
     try:
-        inference.warm_up(active_model())
+        return inference.load_in_background(active_model())
     except NoActiveModel:
         logger.warning("no active face model yet; it will load with the first task")
-    except Exception:  # noqa: BLE001  (the worker still boots; tasks report the error)
-        logger.exception("preloading the active face model failed")
+        return None
     finally:
-        connection.close()  # opened in the child during preload; tasks open their own
+        connection.close()  # opened in the child to read the model; the thread opens its own

@@ -1,10 +1,19 @@
 """Face workers load the active model as their process starts, not inside their first task."""
 
+import socket
+import time
+import uuid
+
 import pytest
 
+from common.workers import live_workers, model_states, model_summary, redis_client
+from facepass_site.health import run_checks
 from recognition import inference, worker_boot
+from recognition.frames import frames_embed_on_gate_queue
 from recognition.models import EmbeddingModel
 from recognition.services import embedding_model_activate
+from tests.conftest import start_worker, stop_worker, wait_for_worker_heartbeat
+from tests.faces import val_photo
 
 
 @pytest.fixture
@@ -20,7 +29,7 @@ def test_a_gate_worker_process_loads_and_runs_the_active_model_at_start(
 ):
     inference._pipeline.cache_clear()
     monkeypatch.setattr(worker_boot, "_consumed_queues", lambda: {"gate"})
-    worker_boot.load_active_model()
+    worker_boot.load_active_model().join()  # loads in a thread: the process reports up first
     assert inference._pipeline.cache_info().currsize == 1
     before = inference._pipeline.cache_info().hits
     inference.pipeline_for(mobilenet_active)  # what the first gate task does
@@ -33,3 +42,41 @@ def test_a_default_queue_worker_loads_no_face_model(mobilenet_active, monkeypatc
     monkeypatch.setattr(worker_boot, "_consumed_queues", lambda: {"default"})
     worker_boot.load_active_model()
     assert inference._pipeline.cache_info().currsize == 0
+
+
+@pytest.mark.worker
+def test_a_face_worker_whose_model_loads_slower_than_celerys_start_limit_still_answers(
+    transactional_db, default_model, tmp_path
+):
+    """Celery kills a pool process that has not reported up within worker_proc_alive_timeout
+    (here 0.2 s, far below the model's load from a cold cache: dlib's network converted to ONNX
+    and warmed). The process must report up first and load in the background, so it is
+    neither killed nor restarted, /healthz says so, and the gate gets its answer."""
+    name = f"test-slow-{uuid.uuid4().hex[:6]}"
+    proc = start_worker(
+        "gate",
+        name,
+        CELERY_WORKER_PROC_ALIVE_TIMEOUT="0.2",
+        FACEPASS_MODEL_CACHE_DIR=str(tmp_path / "cold-cache"),
+    )
+    try:
+        wait_for_worker_heartbeat(name)
+        worker = next(w for w in live_workers() if w["hostname"].startswith(name))
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and _model_state(worker) != "ready":
+            time.sleep(0.3)
+        assert _model_state(worker) == "ready"
+        answer = frames_embed_on_gate_queue([val_photo(6, 1)], default_model)
+        assert answer.frames[0].embedding is not None
+        processes = model_states(redis_client(), socket.gethostname(), worker["pid"])
+        assert len(processes) == 1, processes  # one pool process, never killed and replaced
+        deadline = time.monotonic() + 20  # the next heartbeat (every 5 s) carries the state
+        while time.monotonic() < deadline and run_checks()["workers"].get("models") is None:
+            time.sleep(0.5)
+        assert run_checks()["workers"]["models"] == {"ready": 1}
+    finally:
+        stop_worker(proc)
+
+
+def _model_state(worker: dict) -> str | None:
+    return model_summary(model_states(redis_client(), socket.gethostname(), worker["pid"]))
