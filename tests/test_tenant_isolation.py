@@ -582,6 +582,12 @@ def check_api_checkin_list(w: World) -> None:
     assert CheckIn.objects.count() == count
 
 
+def check_api_checkin_challenge(w: World) -> None:
+    own = w.api_b.post("/api/v1/checkins/challenge/", {"gate": w.gate_b.pk}, format="json")
+    assert own.status_code == 200 and own.json()["challenge_token"]
+    _api_refuses(w, "post", "/api/v1/checkins/challenge/", {"gate": w.gate_b.pk})
+
+
 def check_api_checkin_detail(w: World) -> None:
     url = f"/api/v1/checkins/{w.checkin_b.pk}/"
     shows_b(w.api_b.get(url))
@@ -636,6 +642,12 @@ def check_gate_check(w: World) -> None:
     data = {"frames": [jpeg_file()], "ticket_code": w.holder_b.ticket_code}
     refused(w.staff_a.post(url, data))
     assert CheckIn.objects.count() == count
+
+
+def check_gate_challenge(w: World) -> None:
+    own = w.staff_b.post(reverse("gate-challenge", args=[w.gate_b.pk]))
+    assert own.status_code == 200 and own.json()["direction"] in ("left", "right")
+    refused(w.staff_a.post(reverse("gate-challenge", args=[w.gate_b.pk])))
 
 
 def check_gate_override(w: World) -> None:
@@ -759,6 +771,7 @@ CHECKS: dict[str, Callable[[World], None]] = {
     "api:photo-detail": check_api_photo_detail,
     "api:checkin-list": check_api_checkin_list,
     "api:checkin-detail": check_api_checkin_detail,
+    "api:checkin-challenge": check_api_checkin_challenge,
     "route:api/v1/^[\\s\\S]*$": check_api_not_found,
     "api-schema": check_no_tenant_data("api-schema"),
     "api-docs": check_no_tenant_data("api-docs"),
@@ -776,6 +789,7 @@ CHECKS: dict[str, Callable[[World], None]] = {
     "gate-page": check_gate_page,
     "gate-check": check_gate_check,
     "gate-override": check_gate_override,
+    "gate-challenge": check_gate_challenge,
     "gate-holder-photo": check_gate_holder_photo,
     "attendees:start": check_register_start,
     "attendees:register": check_register_page,
