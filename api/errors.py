@@ -85,6 +85,16 @@ def _plain(detail):
     return str(detail)
 
 
+def _messages(detail, prefix: str = "") -> list[str]:
+    """A field's errors as the documented list of strings: errors of list items or nested
+    objects (images_base64[3], ...) are flattened with their position in front."""
+    if isinstance(detail, dict):
+        return [m for k, v in detail.items() for m in _messages(v, f"{prefix}{k}: ")]
+    if isinstance(detail, list):
+        return [m for v in detail for m in _messages(v, prefix)]
+    return [f"{prefix}{detail}"]
+
+
 def api_exception_handler(exc, context):
     exc = _translate(exc)
     response = exception_handler(exc, context)
@@ -92,7 +102,9 @@ def api_exception_handler(exc, context):
         return None  # a bug, not bad input: let Django log it and answer 500
     if isinstance(exc, exceptions.ValidationError):
         detail = _plain(exc.detail)
-        fields = detail if isinstance(detail, dict) else {"non_field_errors": detail}
+        if not isinstance(detail, dict):
+            detail = {"non_field_errors": detail}
+        fields = {name: _messages(errors) for name, errors in detail.items()}
         message = "Invalid input."
         if list(fields) == ["non_field_errors"] and fields["non_field_errors"]:
             message = str(fields["non_field_errors"][0])

@@ -160,6 +160,11 @@ def test_bad_check_in_requests_get_their_own_4xx_and_record_nothing(
     long_key = check_in(api_a, face_only, image, key="k" * 101)
     assert "Idempotency-Key" in assert_error(long_key, 400, "invalid")["fields"]
     assert "gate" in assert_error(api_a.post(URL, {}, format="json"), 400, "invalid")["fields"]
+    burst = {"gate": face_only.pk, "images_base64": ["", b64(image)]}
+    nested = assert_error(api_a.post(URL, burst, format="json"), 400, "invalid")["fields"]
+    # An error of one frame of a burst keeps the documented shape: a list of strings.
+    assert all(isinstance(text, str) for text in nested["images_base64"]), nested
+    assert nested["images_base64"][0].startswith("0: ")
     Gate.objects.filter(pk=face_only.pk).update(is_active=False)
     assert_error(check_in(api_a, face_only, image), 409, "gate_inactive")
     assert not CheckIn.objects.exists()
