@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from enrollment.workflow import enrollment_process
 from events.models import Event, Gate, Membership
@@ -27,6 +27,16 @@ def _clean_test_redis():
     from common.workers import redis_client
 
     redis_client().flushdb()
+
+
+@pytest.fixture(autouse=True)
+def _english_by_default(settings):
+    """Tests read English unless they ask otherwise: the site's default language is Spanish,
+    so a request without Accept-Language would render Spanish. Tests of the Spanish pages send
+    Accept-Language or set settings.LANGUAGE_CODE themselves (tests/test_translations.py)."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture

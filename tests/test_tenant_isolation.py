@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.models import Group, User
 from django.contrib.contenttypes.models import ContentType
@@ -795,7 +796,8 @@ CHECKS: dict[str, Callable[[World], None]] = {
     "attendees:register": check_register_page,
     "attendees:status": check_register_status,
     "attendees:consent": check_register_posts_touch_only_the_links_holder(
-        "consent", lambda: {"agree": "on", "text_version": "2026-11"}
+        "consent",
+        lambda: {"agree": "on", "text_version": settings.FACEPASS_CONSENT_TEXT_VERSION},
     ),
     "attendees:photo-upload": check_register_posts_touch_only_the_links_holder(
         "photo-upload", lambda: {"photo": jpeg_file()}
