@@ -58,7 +58,7 @@ def expect_consent_in_page_flow(page) -> None:
 @pytest.mark.worker
 @pytest.mark.slow
 def test_on_a_phone_photo_feedback_shows_beside_the_camera_and_the_camera_closes_once_accepted(
-    newcomer, celery_worker_process, camera_browser, open_page, screenshot
+    newcomer, default_model, celery_worker_process, camera_browser, open_page, screenshot
 ):
     page = phone(open_page(camera_browser(val_photo(*SELFIE))), "en")
     page.goto(registration_path(newcomer))
@@ -69,9 +69,10 @@ def test_on_a_phone_photo_feedback_shows_beside_the_camera_and_the_camera_closes
     page.get_by_role("button", name="Give consent and continue").click()
 
     # One primary action (the live camera) and one secondary (a file); nothing else.
-    actions = page.locator("#photo").get_by_role("button").filter(visible=True)
-    expect(actions).to_have_text(["Take a selfie"])
-    expect(page.locator("#choose-file")).to_be_visible()
+    actions = page.locator("#photo button:visible, #photo label.file-button:visible")
+    expect(actions).to_have_text(["Take a selfie", "Choose a photo file"])
+    expect(page.locator("#camera-start")).to_have_class("primary")
+    expect(page.locator("#choose-file")).to_have_class("file-button secondary")
     expect(page.locator("#selfie-file")).to_be_hidden()
     screenshot(page, "phone-en-photo")
 
