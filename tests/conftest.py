@@ -19,6 +19,9 @@ from recognition.models import EmbeddingModel
 from tests.faces import consenting_holder, stored_photo, val_photo
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Test modules read English, also in texts they compute at import (reason_text(...) constants):
+# the site's default language is Spanish. Tests of Spanish pages ask for it (Accept-Language).
+translation.activate("en")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -162,7 +162,7 @@ def test_an_uploaded_photo_without_a_face_is_refused_in_plain_words_and_a_retake
     expect(page.locator("#upload-message")).to_have_text(
         f"This photo could not be used: {MESSAGES['no_face']}", timeout=ENROLL_TIMEOUT_MS
     )
-    expect(page.locator("#upload-message")).to_have_class("error")
+    expect(page.locator("#upload-message")).to_have_class("error feedback")
     expect_photos_shown(page, ["Not usable"])
     expect(page.locator("#photo-list .photo-text")).to_have_text(MESSAGES["no_face"])
     expect(page.locator("#status-text")).to_have_text(CONSENT_GIVEN)
