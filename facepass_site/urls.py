@@ -18,7 +18,11 @@ urlpatterns = [
     # The language switcher of base.html posts here (sets the language cookie, goes back).
     path("i18n/", include("django.conf.urls.i18n")),
     # Browsers ask for /favicon.ico on pages without a <link rel="icon"> (admin, JSON, docs).
-    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
+    path(
+        "favicon.ico",
+        RedirectView.as_view(url=static("favicon.svg"), permanent=True),
+        name="favicon",
+    ),
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
