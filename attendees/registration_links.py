@@ -7,6 +7,8 @@ ticket code, so a link dies when the ticket is re-issued (new code) or the holde
 from django.conf import settings
 from django.core import signing
 from django.urls import reverse
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from attendees.models import TicketHolder
 
@@ -16,7 +18,7 @@ SALT = "facepass.registration"
 class RegistrationLinkError(Exception):
     """The link is malformed, forged, expired or for a holder that no longer exists."""
 
-    def __init__(self, code: str, message: str):
+    def __init__(self, code: str, message: str | Promise):
         super().__init__(message)
         self.code = code
         self.message = message
@@ -41,20 +43,23 @@ def registration_url(holder: TicketHolder, base_url: str = "") -> str:
 
 
 def holder_from_registration_token(token: str) -> TicketHolder:
-    holder_id, _, _ = token.partition(":")
+    holder_id = token.partition(":")[0]
     if not holder_id.isdigit():
-        raise RegistrationLinkError("link_invalid", "This registration link is not valid.")
+        raise RegistrationLinkError("link_invalid", _("This registration link is not valid."))
     holder = TicketHolder.objects.select_related("event").filter(pk=int(holder_id)).first()
     if holder is None:
-        raise RegistrationLinkError("link_invalid", "This registration link is not valid.")
+        raise RegistrationLinkError("link_invalid", _("This registration link is not valid."))
     try:
         _signer(holder.ticket_code).unsign(
             token, max_age=settings.FACEPASS_REGISTRATION_LINK_MAX_AGE
         )
     except signing.SignatureExpired as exc:
         raise RegistrationLinkError(
-            "link_expired", "This registration link has expired. Ask the organizer for a new one."
+            "link_expired",
+            _("This registration link has expired. Ask the organizer for a new one."),
         ) from exc
     except signing.BadSignature as exc:
-        raise RegistrationLinkError("link_invalid", "This registration link is not valid.") from exc
+        raise RegistrationLinkError(
+            "link_invalid", _("This registration link is not valid.")
+        ) from exc
     return holder

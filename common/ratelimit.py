@@ -25,6 +25,7 @@ import redis
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
+from django.utils.translation import ngettext
 
 logger = logging.getLogger("facepass.security")
 
@@ -119,9 +120,9 @@ def client_ip(request) -> str:
 
 def wait_text(seconds: int) -> str:
     if seconds < 90:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
+        return ngettext("%(n)d second", "%(n)d seconds", seconds) % {"n": seconds}
     minutes = math.ceil(seconds / 60)
-    return f"{minutes} minutes"
+    return ngettext("%(n)d minute", "%(n)d minutes", minutes) % {"n": minutes}
 
 
 def too_many_requests(request, verdict: Verdict, message: str, *, as_json: bool) -> HttpResponse:

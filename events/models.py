@@ -1,11 +1,29 @@
 import uuid
+import zoneinfo
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from common.reasons import reason_code_validator
 from common.storage import private_storage
+
+
+def default_time_zone() -> str:
+    """New events take the deployment's TIME_ZONE (a callable: migrations do not freeze it)."""
+    return settings.TIME_ZONE
+
+
+def time_zone_validator(value: str) -> None:
+    """Only IANA names (America/Bogota): a typo would show every event time wrongly."""
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(
+            _("%(value)s is not a time zone name; use an IANA name such as America/Bogota."),
+            code="invalid_time_zone",
+            params={"value": value},
+        )
 
 
 class Organization(models.Model):
@@ -80,6 +98,12 @@ class Event(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80)
     venue = models.CharField(max_length=200, blank=True)
+    time_zone = models.CharField(
+        max_length=64,
+        default=default_time_zone,
+        validators=[time_zone_validator],
+        help_text=_("IANA name (America/Bogota): the event's times are shown in this zone."),
+    )
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
@@ -120,6 +144,10 @@ class Event(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def tzinfo(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
 
     @property
     def target_far(self) -> str:

@@ -79,6 +79,9 @@ MIDDLEWARE = [
     "facepass_site.body_limits.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # After sessions, before common: the language comes from the switcher's cookie, else the
+    # browser's Accept-Language, else LANGUAGE_CODE (Spanish).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -99,6 +102,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
@@ -131,7 +135,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+# Spanish first (the product's first market, Colombian Spanish), English second. The catalogue
+# lives in locale/ (README, "Translations"); tests/test_translations.py fails when it is stale.
+LANGUAGE_CODE = "es"
+LANGUAGES = [("es", "Español"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_NAME = "facepass_language"
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+# The default of Event.time_zone; pages show an event's times in the event's own zone.
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
@@ -282,7 +294,7 @@ FACEPASS_HNSW_EF_CONSTRUCTION = env_int("FACEPASS_HNSW_EF_CONSTRUCTION", 200, mi
 # maintenance_work_mem of each index build's session: a graph that does not fit builds slowly.
 FACEPASS_INDEX_BUILD_MEMORY = env_str("FACEPASS_INDEX_BUILD_MEMORY", "256MB")
 FACEPASS_HNSW_EF_SEARCH = env_int("FACEPASS_HNSW_EF_SEARCH", 800, minimum=10)
-FACEPASS_CONSENT_TEXT_VERSION = env_str("FACEPASS_CONSENT_TEXT_VERSION", "2026-11")
+FACEPASS_CONSENT_TEXT_VERSION = env_str("FACEPASS_CONSENT_TEXT_VERSION", "2026-12")
 # Registration links go out in the ticketing system's e-mail; two weeks covers the usual
 # gap between ticket purchase and event.
 FACEPASS_REGISTRATION_LINK_MAX_AGE = env_int(

@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from facepass_site.health import healthz
@@ -13,6 +15,14 @@ admin.site.site_title = "FacePass"
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    # The language switcher of base.html posts here (sets the language cookie, goes back).
+    path("i18n/", include("django.conf.urls.i18n")),
+    # Browsers ask for /favicon.ico on pages without a <link rel="icon"> (admin, JSON, docs).
+    path(
+        "favicon.ico",
+        RedirectView.as_view(url=static("favicon.svg"), permanent=True),
+        name="favicon",
+    ),
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -1,6 +1,7 @@
 """Forms of the public registration page: ticket lookup, consent, selfie upload."""
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from common.images import image_upload_check, upload_size_check
 from common.reasons import Reason, ReasonError, reason_info
@@ -8,12 +9,12 @@ from common.reasons import Reason, ReasonError, reason_info
 
 class TicketLookupForm(forms.Form):
     ticket_code = forms.CharField(
-        label="Ticket code",
+        label=_("Ticket code"),
         max_length=64,
         widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "off"}),
     )
     email = forms.EmailField(
-        label="E-mail address on the ticket",
+        label=_("E-mail address on the ticket"),
         max_length=254,
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
@@ -21,8 +22,8 @@ class TicketLookupForm(forms.Form):
 
 class ConsentForm(forms.Form):
     agree = forms.BooleanField(
-        label="I agree to the processing of my face data as described above.",
-        error_messages={"required": "Please tick the box to give your consent, or leave it."},
+        label=_("I agree to the processing of my face data as described above."),
+        error_messages={"required": _("Please tick the box to give your consent, or leave it.")},
     )
     # Not required: a missing version is reported by the service as a changed text.
     text_version = forms.CharField(widget=forms.HiddenInput, max_length=40, required=False)
@@ -30,10 +31,10 @@ class ConsentForm(forms.Form):
 
 class PhotoUploadForm(forms.Form):
     photo = forms.FileField(
-        label="Your photo",
+        label=_("Your photo"),
         error_messages={
-            "required": "Please take or choose a photo first.",
-            "empty": "The file is empty. Please take or choose a photo.",
+            "required": _("Please take or choose a photo first."),
+            "empty": _("The file is empty. Please take or choose a photo."),
             "invalid": reason_info(Reason.NOT_AN_IMAGE).advice,
         },
     )

@@ -15,6 +15,8 @@ from django.contrib import messages
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -44,24 +46,26 @@ from privacy.services import ticket_holder_biometrics_delete, ticket_holder_data
 
 security_log = logging.getLogger("facepass.security")
 
-LOOKUP_FAILED = "We could not find a ticket with this code and e-mail address. Please check both."
+LOOKUP_FAILED = _(
+    "We could not find a ticket with this code and e-mail address. Please check both."
+)
 THUMBNAIL_SIZE = 320
 
 # Attendee-facing words: the model's labels are written for organizers.
 HOLDER_STATUS_TEXT = {
-    TicketHolder.Status.INVITED: "Please read the consent below; then you can add your selfie.",
-    TicketHolder.Status.CONSENTED: "Consent given. Add a selfie so your face can open the gate.",
-    TicketHolder.Status.ENROLLED: "You are registered: your face will open the gate.",
-    TicketHolder.Status.REVOKED: "This ticket has been revoked.",
+    TicketHolder.Status.INVITED: _("Please read the consent below; then you can add your selfie."),
+    TicketHolder.Status.CONSENTED: _("Consent given. Add a selfie so your face can open the gate."),
+    TicketHolder.Status.ENROLLED: _("You are registered: your face will open the gate."),
+    TicketHolder.Status.REVOKED: _("This ticket has been revoked."),
 }
-_CHECKING_TEXT = ("Checking…", "We are checking your photo; this takes a few seconds.")
+_CHECKING_TEXT = (_("Checking…"), _("We are checking your photo; this takes a few seconds."))
 PHOTO_STATUS_TEXT = {
     EnrollmentPhoto.Status.PENDING: _CHECKING_TEXT,
     EnrollmentPhoto.Status.PROCESSING: _CHECKING_TEXT,
-    EnrollmentPhoto.Status.ACCEPTED: ("Accepted", "This photo is good."),
+    EnrollmentPhoto.Status.ACCEPTED: (_("Accepted"), _("This photo is good.")),
     EnrollmentPhoto.Status.REJECTED: (
-        "Not usable",
-        "This photo could not be used. Please take another one.",
+        _("Not usable"),
+        _("This photo could not be used. Please take another one."),
     ),
 }
 CHECKING = (EnrollmentPhoto.Status.PENDING, EnrollmentPhoto.Status.PROCESSING)
@@ -79,12 +83,12 @@ def _link_error(request, exc: RegistrationLinkError):
     return render(request, "attendees/link_error.html", context, status=status)
 
 
-TOO_MANY_POSTS = "Too many requests from your network. Please wait a moment and try again."
-TOO_MANY_LOOKUPS = (
+TOO_MANY_POSTS = _("Too many requests from your network. Please wait a moment and try again.")
+TOO_MANY_LOOKUPS = _(
     "Too many attempts with wrong ticket details. For your security, please wait before "
     "trying again, or use the registration link from your ticket e-mail."
 )
-TOO_MANY_FOR_TICKET = "Too many requests for this ticket. Please wait a moment and try again."
+TOO_MANY_FOR_TICKET = _("Too many requests for this ticket. Please wait a moment and try again.")
 
 
 def _limited(request, verdict, message):
@@ -205,10 +209,10 @@ def status_payload(holder: TicketHolder, token: str) -> dict:
     limit = settings.FACEPASS_MAX_PHOTOS_PER_HOLDER
     message = HOLDER_STATUS_TEXT[holder.status]
     if block and holder.status in (TicketHolder.Status.INVITED, TicketHolder.Status.CONSENTED):
-        message = "No photo can be added right now."
+        message = _("No photo can be added right now.")
     return {
         "status": holder.status,
-        "message": message,
+        "message": str(message),
         "consented": holder.has_consented,
         "blocked": reason_text(block, advice=True) if block else "",
         "can_upload": block is None and holder.has_consented and in_use < limit,
@@ -227,11 +231,31 @@ def _photo_payload(photo: EnrollmentPhoto, token: str) -> dict:
     return {
         "id": photo.pk,
         "status": photo.status,
-        "label": label,
-        "text": text,
+        "label": str(label),
+        "text": str(text),
         "uploaded_at": photo.created_at.isoformat(),
         "thumbnail_url": reverse("attendees:photo-thumbnail", kwargs=args),
         "delete_url": reverse("attendees:photo-delete", kwargs=args),
+    }
+
+
+def _script_text() -> dict[str, str]:
+    """register.js's words, translated here (the page hands them over as JSON)."""
+    return {
+        "accepted": _("Your photo was accepted."),
+        "rejected": _("This photo could not be used:"),
+        "uploading": _("Uploading…"),
+        "checking": _("Photo received. Checking it…"),
+        "connection": _("Connection trouble; still trying…"),
+        "slow": _(
+            "Checking takes longer than usual. Your photo is saved: reload this page in a minute."
+        ),
+        "upload_failed": _("The upload failed (%(status)s). Please try again."),
+        "not_sent": _("The photo did not reach us (%(error)s). Please try again."),
+        "no_camera": _("The camera could not be opened (%(error)s). Choose a photo file instead."),
+        "not_ready": _("The camera is not ready yet."),
+        "not_taken": _("The photo could not be taken. Please try again."),
+        "choose_first": _("Please take or choose a photo first."),
     }
 
 
@@ -246,6 +270,7 @@ def _render_page(request, holder, token, *, status=200, consent_form=None, uploa
         "consent_template": f"attendees/consent/{version}.html",
         "consent_form": consent_form or ConsentForm(),
         "upload_form": upload_form or PhotoUploadForm(),
+        "script_text": _script_text(),
     }
     return render(request, "attendees/register.html", context, status=status)
 
@@ -296,14 +321,16 @@ def register_photo_upload(request, holder, token):
         return _render_page(request, holder, token, status=400, upload_form=form)
     if _wants_json(request):
         return JsonResponse(status_payload(holder, token), status=201)
-    messages.success(request, "Photo received. We are checking it: reload this page in a moment.")
+    messages.success(
+        request, _("Photo received. We are checking it: reload this page in a moment.")
+    )
     return redirect(reverse("attendees:register", kwargs={"token": token}) + "#photos")
 
 
 def _own_photo(holder, photo_id: int) -> EnrollmentPhoto:
     photo = ticket_holder_photo(holder, photo_id)
     if photo is None:
-        raise Http404("No such photo.")
+        raise Http404(_("No such photo."))
     return photo
 
 
@@ -318,7 +345,7 @@ def register_photo_thumbnail(request, holder, token, photo_id: int):
 @require_POST
 def register_photo_delete(request, holder, token, photo_id: int):
     enrollment_photo_delete(photo=_own_photo(holder, photo_id), actor_label=ATTENDEE_LINK)
-    messages.success(request, "The photo has been deleted.")
+    messages.success(request, _("The photo has been deleted."))
     return redirect(reverse("attendees:register", kwargs={"token": token}) + "#photos")
 
 
@@ -333,8 +360,12 @@ def register_biometrics_delete(request, holder, token):
     count = ticket_holder_biometrics_delete(holder=holder, actor_label=ATTENDEE_LINK)
     messages.success(
         request,
-        f"Deleted {count} photo{'s' if count != 1 else ''} and your face data; "
-        "your consent is withdrawn.",
+        ngettext(
+            "Deleted %(count)d photo and your face data; your consent is withdrawn.",
+            "Deleted %(count)d photos and your face data; your consent is withdrawn.",
+            count,
+        )
+        % {"count": count},
     )
     return redirect("attendees:register", token=token)
 

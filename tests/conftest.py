@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from enrollment.workflow import enrollment_process
 from events.models import Event, Gate, Membership
@@ -19,6 +19,9 @@ from recognition.models import EmbeddingModel
 from tests.faces import consenting_holder, stored_photo, val_photo
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Test modules read English, also in texts they compute at import (reason_text(...) constants):
+# the site's default language is Spanish. Tests of Spanish pages ask for it (Accept-Language).
+translation.activate("en")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -27,6 +30,16 @@ def _clean_test_redis():
     from common.workers import redis_client
 
     redis_client().flushdb()
+
+
+@pytest.fixture(autouse=True)
+def _english_by_default(settings):
+    """Tests read English unless they ask otherwise: the site's default language is Spanish,
+    so a request without Accept-Language would render Spanish. Tests of the Spanish pages send
+    Accept-Language or set settings.LANGUAGE_CODE themselves (tests/test_translations.py)."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture

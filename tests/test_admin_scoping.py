@@ -38,6 +38,7 @@ def test_an_organizer_creates_an_event_with_inline_gates(client_a, org_a):
         "name": "Cup Semi",
         "slug": "cup-semi",
         "venue": "Arena",
+        "time_zone": "America/Bogota",
         "starts_at_0": "2026-12-01",
         "starts_at_1": "18:00:00",
         "ends_at_0": "2026-12-01",
@@ -56,7 +57,7 @@ def test_an_organizer_creates_an_event_with_inline_gates(client_a, org_a):
     response = client_a.post(reverse("admin:events_event_add"), data)
     assert response.status_code == 302, response.content.decode()[:2000]
     event = Event.objects.get(slug="cup-semi")
-    assert event.organization == org_a
+    assert event.organization == org_a and event.time_zone == "America/Bogota"
     assert list(event.gates.values_list("name", "mode")) == [("East", "face_only")]
 
 

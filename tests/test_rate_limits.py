@@ -7,6 +7,7 @@ from unittest.mock import patch
 
 import pytest
 import redis
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import RequestFactory
@@ -142,7 +143,7 @@ def test_consent_and_upload_posts_are_limited_per_ticket_holder(client, event_a,
     settings.FACEPASS_RATE_REGISTER_HOLDER = (2, 60)
     first = consenting_holder(event_a, "H-1", "First")
     second = consenting_holder(event_a, "H-2", "Second")
-    consent = {"agree": "on", "text_version": "2026-11"}
+    consent = {"agree": "on", "text_version": settings.FACEPASS_CONSENT_TEXT_VERSION}
     assert client.post(_token_url("consent", first), consent).status_code == 302
     photo = SimpleUploadedFile("selfie.jpg", val_photo(6, 0), content_type="image/jpeg")
     assert (
@@ -165,7 +166,7 @@ def test_a_stadium_behind_one_nat_address_is_not_blocked_by_the_default_limits(c
     holders = [
         ticket_holder_create(event=event_a, ticket_code=f"N-{n}", name="N") for n in range(40)
     ]
-    consent = {"agree": "on", "text_version": "2026-11"}
+    consent = {"agree": "on", "text_version": settings.FACEPASS_CONSENT_TEXT_VERSION}
     for holder in holders:
         response = client.post(_token_url("consent", holder), consent, REMOTE_ADDR="100.64.0.1")
         assert response.status_code == 302

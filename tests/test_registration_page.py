@@ -6,6 +6,7 @@ import time
 from unittest.mock import patch
 
 import pytest
+from django.conf import settings
 from django.core import signing
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -25,6 +26,7 @@ from tests.faces import blank_jpeg, consenting_holder, val_photo
 LOOKUP_FAILED = "We could not find a ticket with this code and e-mail address. Please check both."
 
 JSON = {"HTTP_ACCEPT": "application/json"}
+VERSION = settings.FACEPASS_CONSENT_TEXT_VERSION
 
 # What an attendee reads about a rejected photo: the advice of the reason vocabulary.
 MESSAGES = {"no_face": reason_text(Reason.NO_FACE, advice=True)}
@@ -61,7 +63,7 @@ def _upload(client, holder, data: bytes, name="selfie.jpg", **headers):
 
 
 def _consent(client, holder, **fields):
-    data = {"agree": "on", "text_version": "2026-11", **fields}
+    data = {"agree": "on", "text_version": settings.FACEPASS_CONSENT_TEXT_VERSION, **fields}
     return client.post(_url("consent", holder), data)
 
 
@@ -71,7 +73,7 @@ def test_a_valid_link_shows_the_consent_text_and_no_photo_form_before_consent(cl
     assert response.status_code == 200
     assert "no-cache" in response["Cache-Control"]
     assert "Alpha Cup Final" in page and "Rita Register" in page
-    assert "biometric" in page and "Consent text version 2026-11" in page
+    assert "biometric" in page and f"Consent text version {VERSION}" in page
     assert 'name="agree"' in page
     assert 'name="photo"' not in page
 
@@ -136,7 +138,7 @@ def test_no_photo_is_taken_before_consent_and_consent_needs_the_tick(client, hol
     assert unticked.status_code == 400 and "Please tick the box" in _text(unticked)
     assert _consent(client, holder).status_code == 302
     holder.refresh_from_db()
-    assert holder.consent_text_version == "2026-11" and holder.status == "consented"
+    assert holder.consent_text_version == VERSION and holder.status == "consented"
     page = _text(client.get(registration_path(holder)))
     assert 'capture="user"' in page and 'accept="image/*"' in page
     assert "attendees/register.js" in page
@@ -217,7 +219,7 @@ def test_the_photo_limit_holds_and_deleting_one_makes_room(
     assert third.status_code == 400 and "At most 2 photos" in _text(third)
     state = client.get(_url("status", consented)).json()
     assert (state["photos_in_use"], state["can_upload"]) == (2, False)
-    assert "You have 2 of 2 photos" in _text(client.get(registration_path(consented)))
+    assert "You have 2 of 2 usable photos" in _text(client.get(registration_path(consented)))
     newest = EnrollmentPhoto.objects.filter(holder=consented).first()
     name = newest.image.name
     with django_capture_on_commit_callbacks(execute=True):

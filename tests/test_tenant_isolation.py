@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.models import Group, User
 from django.contrib.contenttypes.models import ContentType
@@ -614,6 +615,23 @@ def check_no_tenant_data(url_name: str):
     return check
 
 
+def check_favicon(w: World) -> None:
+    response = Client().get(reverse("favicon"))
+    assert response.status_code == 301 and response["Location"].startswith("/static/")
+
+
+def check_set_language(w: World) -> None:
+    """The language switcher sets a cookie and goes back to a page of this site, never away."""
+    for client in (w.staff_a, Client()):
+        back = client.post(reverse("set_language"), {"language": "en", "next": "/register/"})
+        assert back.status_code == 302 and back["Location"] == "/register/"
+        away = client.post(
+            reverse("set_language"), {"language": "en", "next": "https://evil.example/"}
+        )
+        assert away.status_code == 302 and away["Location"] == "/"
+        shows_nothing_of_b(client.get(back["Location"]))
+
+
 def check_password_reset_confirm(w: World) -> None:
     url = reverse("password_reset_confirm", args=["MQ", "bad-token"])
     response = Client().get(url, follow=True)
@@ -776,6 +794,8 @@ CHECKS: dict[str, Callable[[World], None]] = {
     "api-schema": check_no_tenant_data("api-schema"),
     "api-docs": check_no_tenant_data("api-docs"),
     "photo-thumbnail": check_photo_thumbnail,
+    "favicon": check_favicon,
+    "set_language": check_set_language,
     # django.contrib.auth's pages act on the logged-in user or an e-mail's owner only.
     "login": check_no_tenant_data("login"),
     "logout": check_no_tenant_data("logout"),
@@ -795,7 +815,8 @@ CHECKS: dict[str, Callable[[World], None]] = {
     "attendees:register": check_register_page,
     "attendees:status": check_register_status,
     "attendees:consent": check_register_posts_touch_only_the_links_holder(
-        "consent", lambda: {"agree": "on", "text_version": "2026-11"}
+        "consent",
+        lambda: {"agree": "on", "text_version": settings.FACEPASS_CONSENT_TEXT_VERSION},
     ),
     "attendees:photo-upload": check_register_posts_touch_only_the_links_holder(
         "photo-upload", lambda: {"photo": jpeg_file()}

@@ -7,6 +7,12 @@
   const form = document.getElementById("upload-form");
   if (!root) return;
   const message = document.getElementById("upload-message");
+  // The page's words in the page's language (the view translates them).
+  const textNode = document.getElementById("register-text");
+  const TEXT = textNode ? JSON.parse(textNode.textContent) : {};
+  function t(key, params) {
+    return (TEXT[key] || key).replace(/%\((\w+)\)s/g, (_, name) => String((params || {})[name]));
+  }
   const POLL_MS = 1500;
   const GIVE_UP_MS = 120000;
   let pollTimer = null;
@@ -16,7 +22,14 @@
   function say(text, isError) {
     if (!message) return;
     message.textContent = text || "";
-    message.className = isError ? "error" : "notice";
+    message.className = (isError ? "error" : "notice") + " feedback";
+    // Feedback belongs next to the camera: bring it into view if the page scrolled away.
+    if (text) {
+      const box = message.getBoundingClientRect();
+      if (box.top < 0 || box.bottom > window.innerHeight) {
+        message.scrollIntoView({ block: "nearest" });
+      }
+    }
   }
 
   function csrfToken() {
@@ -53,7 +66,8 @@
     }
     document.getElementById("status").className = "reg-status " + state.status;
     document.getElementById("status-text").textContent = state.message;
-    document.getElementById("photo-count").textContent = state.photos_in_use;
+    document.getElementById("photo-count").textContent = state.photos.length;
+    document.getElementById("photos-in-use").textContent = state.photos_in_use;
     renderPhotos(state.photos);
     const capture = document.getElementById("photo");
     const limit = document.getElementById("photo-limit");
@@ -65,8 +79,11 @@
   function announce(state) {
     const newest = state.photos[0];
     if (!newest) return;
-    if (newest.status === "accepted") say("Your photo was accepted. " + state.message);
-    if (newest.status === "rejected") say("This photo could not be used: " + newest.text, true);
+    if (newest.status === "accepted") {
+      stopCamera();  // done: the attendee needs no live camera any more
+      say(t("accepted") + " " + state.message);
+    }
+    if (newest.status === "rejected") say(t("rejected") + " " + newest.text, true);
   }
 
   async function fetchState() {
@@ -86,11 +103,11 @@
         render(state);
         if (!state.checking) { pollSince = 0; announce(state); return; }
       } catch (err) {
-        say("Connection trouble; still trying…", true);
+        say(t("connection"), true);
       }
       if (Date.now() - pollSince < GIVE_UP_MS) { poll(); return; }
       pollSince = 0;
-      say("Checking takes longer than usual. Your photo is saved: reload this page in a minute.");
+      say(t("slow"));
     }, POLL_MS);
   }
 
@@ -104,7 +121,7 @@
     data.append("csrfmiddlewaretoken", csrfToken());
     data.append("photo", blob, filename);
     setBusy(true);
-    say("Uploading…");
+    say(t("uploading"));
     try {
       const response = await fetch(form.action, {
         method: "POST", body: data, headers: { Accept: "application/json" },
@@ -112,15 +129,15 @@
       });
       const body = await response.json().catch(() => ({}));
       if (!response.ok) {
-        say(body.message || "The upload failed (" + response.status + "). Please try again.", true);
+        say(body.message || t("upload_failed", { status: response.status }), true);
         return;
       }
       render(body);
-      say("Photo received. Checking it…");
+      say(t("checking"));
       pollSince = Date.now();
       poll();
     } catch (err) {
-      say("The photo did not reach us (" + err.message + "). Please try again.", true);
+      say(t("not_sent", { error: err.message }), true);
     } finally {
       setBusy(false);
       form.reset();
@@ -132,13 +149,22 @@
   const video = document.getElementById("camera-preview");
   const canvas = document.getElementById("camera-frame");
   const startButton = document.getElementById("camera-start");
+  const selfieFile = document.getElementById("selfie-file");
+  const chooseFile = document.getElementById("choose-file");
+  const liveCamera = Boolean(navigator.mediaDevices && navigator.mediaDevices.getUserMedia);
   let stream = null;
+
+  // While the camera is open its own buttons are the only ones: "Take photo", "Close camera".
+  function showCamera(open) {
+    if (camera) camera.hidden = !open;
+    if (startButton) startButton.hidden = open || !liveCamera;
+    if (chooseFile) chooseFile.hidden = open;
+  }
 
   function stopCamera() {
     if (stream) stream.getTracks().forEach((track) => track.stop());
     stream = null;
-    if (camera) camera.hidden = true;
-    if (startButton && navigator.mediaDevices) startButton.hidden = false;
+    showCamera(false);
   }
 
   async function startCamera() {
@@ -148,29 +174,32 @@
         audio: false,
       });
       video.srcObject = stream;
-      camera.hidden = false;
-      startButton.hidden = true;
+      showCamera(true);
       say("");
+      camera.scrollIntoView({ block: "start" });
     } catch (err) {
-      say("The camera could not be opened (" + err.message + "). Use the buttons below.", true);
+      showCamera(false);
+      say(t("no_camera", { error: err.message }), true);
     }
   }
 
   function takePhoto() {
-    if (!video.videoWidth) { say("The camera is not ready yet.", true); return; }
+    if (!video.videoWidth) { say(t("not_ready"), true); return; }
     canvas.width = video.videoWidth;
     canvas.height = video.videoHeight;
     canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
     canvas.toBlob((blob) => {
       if (blob) upload(blob, "camera.jpg");
-      else say("The photo could not be taken. Please try again.", true);
+      else say(t("not_taken"), true);
     }, "image/jpeg", 0.92);
   }
 
   if (form) {
     // getUserMedia exists only on https (or localhost): otherwise the file inputs remain.
-    if (startButton && navigator.mediaDevices && navigator.mediaDevices.getUserMedia) {
+    if (startButton && liveCamera) {
+      // The live camera replaces the phone's capture input: still one primary action.
       startButton.hidden = false;
+      if (selfieFile) selfieFile.hidden = true;
       startButton.addEventListener("click", startCamera);
       document.getElementById("camera-take").addEventListener("click", takePhoto);
       document.getElementById("camera-stop").addEventListener("click", stopCamera);
@@ -185,7 +214,7 @@
       event.preventDefault();
       const chosen = Array.from(form.querySelectorAll("input[type=file]")).find((i) => i.files.length);
       if (chosen) upload(chosen.files[0], chosen.files[0].name);
-      else say("Please take or choose a photo first.", true);
+      else say(t("choose_first"), true);
     });
   }
   if (root.dataset.checking) poll();

@@ -9,6 +9,7 @@ import re
 import cv2
 import numpy as np
 import pytest
+from django.conf import settings
 from playwright.sync_api import expect
 
 from attendees.models import EnrollmentPhoto, TicketHolder
@@ -77,7 +78,7 @@ def expect_accepted(page) -> None:
         f"Your photo was accepted. {REGISTERED}", timeout=ENROLL_TIMEOUT_MS
     )
     expect(page.locator("#status-text")).to_have_text(REGISTERED)
-    expect(page.locator("#photo-count")).to_have_text("1")
+    expect(page.locator("#photos-in-use")).to_have_text("1")
 
 
 def test_an_attendee_enrolls_with_the_live_camera_and_her_face_opens_the_gate_only_once(
@@ -91,7 +92,7 @@ def test_an_attendee_enrolls_with_the_live_camera_and_her_face_opens_the_gate_on
     screenshot(page, "registration-before")
 
     give_consent(page)
-    page.get_by_role("button", name="Open the camera").click()
+    page.get_by_role("button", name="Take a selfie").click()
     expect(page.locator("#camera-preview")).to_be_visible()
     page.wait_for_function("() => document.getElementById('camera-preview').videoWidth > 0")
     screenshot(page, "registration-camera")
@@ -104,7 +105,7 @@ def test_an_attendee_enrolls_with_the_live_camera_and_her_face_opens_the_gate_on
 
     attendee.refresh_from_db()
     assert attendee.status == TicketHolder.Status.ENROLLED
-    assert attendee.consent_text_version == "2026-11"
+    assert attendee.consent_text_version == settings.FACEPASS_CONSENT_TEXT_VERSION
     photo = attendee.photos.get()
     assert photo.status == EnrollmentPhoto.Status.ACCEPTED
     assert FaceEmbedding.objects.filter(photo=photo).exists()
@@ -155,20 +156,21 @@ def test_an_uploaded_photo_without_a_face_is_refused_in_plain_words_and_a_retake
     give_consent(page)
     screenshot(page, "registration-before-upload")
 
-    page.get_by_label("Or choose a photo file").set_input_files(
+    page.get_by_label("Choose a photo file").set_input_files(
         {"name": "holiday.png", "mimeType": "image/png", "buffer": gradient_png()}
     )
     expect(page.locator("#upload-message")).to_have_text(
         f"This photo could not be used: {MESSAGES['no_face']}", timeout=ENROLL_TIMEOUT_MS
     )
-    expect(page.locator("#upload-message")).to_have_class("error")
+    expect(page.locator("#upload-message")).to_have_class("error feedback")
     expect_photos_shown(page, ["Not usable"])
     expect(page.locator("#photo-list .photo-text")).to_have_text(MESSAGES["no_face"])
     expect(page.locator("#status-text")).to_have_text(CONSENT_GIVEN)
-    expect(page.locator("#photo-count")).to_have_text("0")  # a refused photo leaves room
+    expect(page.locator("#photo-count")).to_have_text("1")  # listed
+    expect(page.locator("#photos-in-use")).to_have_text("0")  # a refused photo leaves room
     screenshot(page, "registration-rejected")
 
-    page.get_by_label("Take a selfie with your phone").set_input_files(
+    page.get_by_label("Take a selfie").set_input_files(
         {"name": "selfie.jpg", "mimeType": "image/jpeg", "buffer": val_photo(*SELFIE)}
     )
     expect_accepted(page)
