@@ -67,5 +67,5 @@
 
   window.addEventListener("pointerdown", unlock, { once: true });
   window.addEventListener("keydown", unlock, { once: true });
-  window.GateSounds = { play: play, muted: muted, setMuted: setMuted, played: played };
+  window.GateSounds = { play: play, muted: muted, setMuted: setMuted, played: played, patterns: PATTERNS };
 })();
