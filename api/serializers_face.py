@@ -112,7 +112,7 @@ class EntryUsedSerializer(serializers.Serializer):
     """Where and when the ticket of an `already_checked_in` deny was used to enter."""
 
     at = serializers.DateTimeField(help_text="When the ticket was used (ISO 8601, UTC offset).")
-    gate = serializers.IntegerField(help_text="Id of the gate where it was used.")
+    gate = serializers.IntegerField(source="gate_id", help_text="Id of the gate where it was used.")
     gate_name = serializers.CharField()
     time_zone = serializers.CharField(help_text="The event's time zone (else the site's).")
     text = serializers.CharField(
@@ -164,7 +164,7 @@ class CheckInSerializer(serializers.ModelSerializer):
     @extend_schema_field(EntryUsedSerializer(allow_null=True))
     def get_entry(self, checkin) -> dict | None:
         found = entry_used(checkin)
-        return found.as_json() if found is not None else None
+        return EntryUsedSerializer(found).data if found is not None else None
 
 
 class CheckInListQuerySerializer(serializers.Serializer):
