@@ -164,3 +164,32 @@ def test_each_result_has_its_own_sound(enrolled, celery_worker_process, gate_pag
     assert played(page) == ["retry", "admit", "deny"]
     patterns = page.evaluate("() => window.GateSounds.patterns")
     assert len({str(patterns[kind]) for kind in ("admit", "deny", "review", "retry")}) == 4
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_screenshots_of_each_result_state(
+    enrolled, celery_worker_process, camera_browser, open_page, log_in, gate_staff, settings,
+    screenshot, language,
+):  # fmt: skip
+    """TRY AGAIN, ADMIT, DENY (already used, with when and where) and Ready, in the browser's
+    language (asserted by state, not by words, so the test holds in any language)."""
+    settings.FACEPASS_GATE_TIMEOUT_SECONDS = 30
+    settings.FACEPASS_GATE_RESULT_SECONDS = 600
+    gate = enrolled.event.gates.get(mode=Gate.Mode.TICKET_AND_FACE)
+    page = open_gate(
+        camera_browser, open_page, log_in, gate, val_photo(*EVE_AGAIN),
+        viewport=VIEWPORTS["tablet-landscape"], locale=language,
+        extra_http_headers={"Accept-Language": language},
+    )  # fmt: skip
+    for code, state in (("NOPE-9", "retry"), ("E-1", "admit"), ("e-1", "deny")):
+        check(page, type_ticket(page, code))
+        expect(page.locator("#result")).to_have_attribute("data-decision", state)
+        # A plain admit has no reason to give; the others say why.
+        expect_on_screen(page, ["#decision", "#holder-name"] if state == "admit" else ["#reason"])
+        screenshot(page, f"{language}-{state}")
+    expect(page.locator("#entry")).to_be_visible()
+    settings.FACEPASS_GATE_RESULT_SECONDS = 1  # takes effect on the next page load
+    page.reload()
+    check(page, type_ticket(page, "NOPE-9"))
+    expect(page.locator("#result")).to_have_attribute("data-decision", "ready", timeout=10_000)
+    screenshot(page, f"{language}-ready-after-a-result")
