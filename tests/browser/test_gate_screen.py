@@ -8,6 +8,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from checkins import services as checkin_services
+from checkins.gate import GateOutcome
 from events.models import CheckIn, Gate
 from tests.browser.gate_checks import STAFF, check, expect_result, type_ticket
 from tests.faces import blank_jpeg, val_photo
@@ -193,3 +195,34 @@ def test_screenshots_of_each_result_state(
     check(page, type_ticket(page, "NOPE-9"))
     expect(page.locator("#result")).to_have_attribute("data-decision", "ready", timeout=10_000)
     screenshot(page, f"{language}-ready-after-a-result")
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_a_review_shows_the_holder_to_compare_and_offers_both_overrides(
+    enrolled, camera_browser, open_page, log_in, gate_staff, settings, monkeypatch, screenshot,
+    language,
+):  # fmt: skip
+    """REVIEW needs a face between the 1:1 and the 1:N thresholds, which no fixed photo pair
+    gives at every model: the decision stands in for the worker (the live server runs in this
+    process); what the page does with it is real."""
+    settings.FACEPASS_GATE_RESULT_SECONDS = 600
+    monkeypatch.setattr(
+        checkin_services,
+        "gate_decide",
+        lambda **kwargs: GateOutcome("review", "needs_review", holder=enrolled, score=0.93),
+    )
+    gate = enrolled.event.gates.get(mode=Gate.Mode.FACE_ONLY)
+    page = open_gate(
+        camera_browser, open_page, log_in, gate, val_photo(*EVE_AGAIN),
+        viewport=VIEWPORTS["tablet-landscape"], locale=language,
+        extra_http_headers={"Accept-Language": language},
+    )  # fmt: skip
+    check(page, lambda: page.keyboard.press("Space"))
+    expect(page.locator("#result")).to_have_attribute("data-decision", "review")
+    expect(page.locator("#result")).to_have_class("result review")
+    expect(page.locator("#override-admit")).to_be_visible()
+    expect(page.locator("#override-deny")).to_be_visible()
+    expect_on_screen(page, AT_A_GLANCE + ["#override-deny"])
+    assert played(page) == ["review"]
+    screenshot(page, f"{language}-review")
+    assert CheckIn.objects.get(gate=gate).decision == "review"
