@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from api.models import ApiKey
 from api.services import KEY_PREFIX, api_key_hash
 from attendees.models import EnrollmentPhoto, TicketHolder
+from common.tickets import ticket_code_normalise
 from events.models import CheckIn, Event, Gate, Organization
 
 _DUMMY_HASH = "0" * 64
@@ -38,7 +39,7 @@ def ticket_holders_for_event(
     if status:
         qs = qs.filter(status=status)
     if search:
-        qs = qs.filter(ticket_code__icontains=search)
+        qs = qs.filter(ticket_code__icontains=ticket_code_normalise(search))
     return qs
 
 

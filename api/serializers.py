@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from attendees.models import TicketHolder
 from checkins.selectors import face_only_capacity
+from common.tickets import ticket_code_normalise, ticket_code_q
 from events.models import Event, Gate
 
 
@@ -141,7 +142,8 @@ class TicketHolderSerializer(serializers.ModelSerializer):
         return qs.exclude(pk=self.instance.pk) if self.instance is not None else qs
 
     def validate_ticket_code(self, value):
-        if self._others().filter(ticket_code=value).exists():
+        value = ticket_code_normalise(value)
+        if self._others().filter(ticket_code_q(value)).exists():
             raise serializers.ValidationError("This ticket code is already used in this event.")
         return value
 

@@ -6,6 +6,7 @@ from rest_framework import serializers
 from api.images import image_bytes_from
 from api.serializers_photos import ImageInputSerializer
 from attendees.models import TicketHolder
+from checkins.selectors import entry_used
 from checkins.services import MAX_FRAMES
 from events.models import CheckIn
 
@@ -107,8 +108,24 @@ class CheckInChallengeSerializer(serializers.Serializer):
     expires_in = serializers.IntegerField(help_text="Seconds the token stays valid (one use).")
 
 
+class EntryUsedSerializer(serializers.Serializer):
+    """Where and when the ticket of an `already_checked_in` deny was used to enter."""
+
+    at = serializers.DateTimeField(help_text="When the ticket was used (ISO 8601, UTC offset).")
+    gate = serializers.IntegerField(source="gate_id", help_text="Id of the gate where it was used.")
+    gate_name = serializers.CharField()
+    time_zone = serializers.CharField(help_text="The event's time zone (else the site's).")
+    text = serializers.CharField(
+        help_text='Plain words for staff, e.g. "Used at 14:32 on 02/12/2026 at North gate."'
+    )
+
+
 class CheckInSerializer(serializers.ModelSerializer):
     holder = HolderRefSerializer(source="attendee", allow_null=True, read_only=True)
+    entry = serializers.SerializerMethodField(
+        help_text="For an already_checked_in deny: when and at which gate the ticket was "
+        "used; else null."
+    )
     reason = serializers.CharField(
         read_only=True,
         help_text="Empty for admit; else a stable code (face_mismatch, no_match, "
@@ -139,9 +156,15 @@ class CheckInSerializer(serializers.ModelSerializer):
             "idempotency_key",
             "overrides",
             "liveness",
+            "entry",
             "created_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(EntryUsedSerializer(allow_null=True))
+    def get_entry(self, checkin) -> dict | None:
+        found = entry_used(checkin)
+        return EntryUsedSerializer(found).data if found is not None else None
 
 
 class CheckInListQuerySerializer(serializers.Serializer):

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from attendees.models import TicketHolder
+from common.tickets import ticket_code_key, ticket_code_normalise
 from events.models import Event
 
 REQUIRED_COLUMNS = ("name", "ticket_code")
@@ -107,27 +108,34 @@ def ticket_holders_upsert(
     report = CsvImportReport()
     with transaction.atomic():
         Event.objects.select_for_update().filter(pk=event.pk).first()
-        existing = {h.ticket_code: h for h in TicketHolder.objects.filter(event=event)}
+        # Codes match without case or surrounding spaces (common.tickets), as at the gate:
+        # "e-1" in a file updates ticket "E-1" rather than adding a second holder.
+        existing = {
+            ticket_code_key(h.ticket_code): h for h in TicketHolder.objects.filter(event=event)
+        }
         owner_of_external_id = {
             h.external_id: h.ticket_code for h in existing.values() if h.external_id
         }
         seen_codes: set[str] = set()
         to_create, to_update = [], []
         for key, row, parse_error in rows:
+            if row is not None:
+                row["ticket_code"] = ticket_code_normalise(row["ticket_code"])
             error = parse_error or _row_error(row)
             code = None if error else row["ticket_code"]
-            if error is None and code in seen_codes:
+            code_key = ticket_code_key(code)
+            if error is None and code_key in seen_codes:
                 error = f"ticket_code {code!r} appears more than once in this {source}."
             owner = owner_of_external_id.get(row["external_id"]) if not error else None
-            if error is None and row["external_id"] and owner not in (None, code):
+            if error is None and owner is not None and ticket_code_key(owner) != code_key:
                 error = f"external_id {row['external_id']!r} already belongs to ticket {owner!r}."
             if error:
                 report.errors.append((key, error))
                 continue
-            seen_codes.add(code)
+            seen_codes.add(code_key)
             if row["external_id"]:
                 owner_of_external_id[row["external_id"]] = code
-            holder = existing.get(code)
+            holder = existing.get(code_key)
             if holder is None:
                 to_create.append(TicketHolder(event=event, ticket_code=code, **_fields(row)))
             elif _apply_row(holder, row):

@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from attendees.models import EnrollmentPhoto, TicketHolder
 from common.reasons import Reason
+from common.tickets import ticket_code_normalise, with_ticket_code
 from events.models import Event
 from events.selectors import organization_ids_for_user
 
@@ -31,20 +32,16 @@ def latest_accepted_photo(holder: TicketHolder) -> EnrollmentPhoto | None:
 
 
 def ticket_holder_by_code_and_email(*, ticket_code: str, email: str) -> TicketHolder | None:
-    """The holder whose ticket code and e-mail both match, e-mail case-insensitively.
+    """The holder whose ticket code and e-mail both match, both case-insensitively.
 
     Codes are unique per event only, so the e-mail is what singles out the holder; should one
     person hold the same code at several events, the latest event is meant.
     """
-    ticket_code, email = ticket_code.strip(), email.strip()
+    ticket_code, email = ticket_code_normalise(ticket_code), email.strip()
     if not ticket_code or not email:
         return None
-    return (
-        TicketHolder.objects.select_related("event")
-        .filter(ticket_code=ticket_code, email__iexact=email)
-        .order_by("-event__starts_at", "-pk")
-        .first()
-    )
+    holders = TicketHolder.objects.select_related("event").filter(email__iexact=email)
+    return with_ticket_code(holders, ticket_code, "-event__starts_at", "-pk").first()
 
 
 def registration_block(holder: TicketHolder) -> Reason | None:

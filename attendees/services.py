@@ -11,6 +11,7 @@ from audit.models import AuditEntry
 from audit.services import audit_record
 from common.db import files_delete_on_commit, instance_update, rows_delete_returning
 from common.reasons import Reason, ReasonError
+from common.tickets import ticket_code_normalise
 from events.models import Event
 
 
@@ -18,7 +19,11 @@ def ticket_holder_create(
     *, event: Event, ticket_code: str, name: str, email: str = "", external_id: str = ""
 ) -> TicketHolder:
     holder = TicketHolder(
-        event=event, ticket_code=ticket_code, name=name, email=email, external_id=external_id
+        event=event,
+        ticket_code=ticket_code_normalise(ticket_code),
+        name=name,
+        email=email,
+        external_id=external_id,
     )
     holder.full_clean()
     holder.save()

@@ -15,6 +15,7 @@ from attendees.models import TicketHolder
 from checkins import decision
 from checkins.decision import Candidate, Thresholds, Verdict
 from common.reasons import Reason, reason_info, reason_text
+from common.tickets import with_ticket_code
 from events.models import Event, Gate
 from recognition.frames import (
     FrameResult,
@@ -90,11 +91,13 @@ def thresholds_for(
 
 
 def ticket_holder_for_gate(event: Event, ticket_code: str) -> TicketHolder | GateOutcome:
-    """The event's holder of this code; else why not (another event's ticket, or unknown)."""
-    holders = (
-        TicketHolder.objects.select_related("event")
-        .filter(ticket_code=ticket_code.strip())
-        .filter(event__organization_id=event.organization_id)
+    """The event's holder of this code (any case, spaces around ignored: common.tickets); else
+    why not (another event's ticket, or unknown)."""
+    holders = with_ticket_code(
+        TicketHolder.objects.select_related("event").filter(
+            event__organization_id=event.organization_id
+        ),
+        ticket_code,
     )
     own = holders.filter(event=event).first()
     if own is not None:

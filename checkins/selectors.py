@@ -4,12 +4,17 @@ face-only gate of an event can expect."""
 from __future__ import annotations
 
 import statistics
+import zoneinfo
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.db.models import Count, F, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
 
+from common.reasons import Reason
 from events.models import CheckIn, Event
 from recognition.ml.runtime import openset
 from recognition.models import EmbeddingModel, FaceEmbedding
@@ -43,6 +48,89 @@ def standing_decision(checkin: CheckIn) -> str:
     """The attempt's decision as it stands: its latest override's, else its own."""
     latest = checkin.overridden_by.order_by("-created_at", "-pk").first()
     return latest.decision if latest else checkin.decision
+
+
+def admit_override_refusal(checkin: CheckIn) -> Reason | None:
+    """Why staff may not admit this attempt's person anyway; None when they may. An override to
+    admit lets a person in on staff's word, but never past the ticket: it needs a known, valid
+    ticket, open gates and, under single entry, no standing entry."""
+    holder, event = checkin.attendee, checkin.event
+    if holder is None:
+        return Reason.NO_TICKET_HOLDER
+    if holder.status == holder.Status.REVOKED:
+        return Reason.TICKET_REVOKED
+    if event.status != Event.Status.GATES_OPEN:
+        return Reason.GATES_NOT_OPEN
+    if event.entry_policy == Event.EntryPolicy.SINGLE_ENTRY and standing_entries(holder).exists():
+        return Reason.ALREADY_CHECKED_IN
+    return None
+
+
+def override_actions(checkin: CheckIn) -> list[str]:
+    """The overrides staff can make of this result now (its attempt's, for an override row):
+    the gate page offers these and only these, so no button is refused after a typed reason."""
+    attempt = checkin.overrides or checkin
+    standing = standing_decision(attempt)
+    actions = []
+    if standing != CheckIn.Decision.ADMIT and admit_override_refusal(attempt) is None:
+        actions.append(CheckIn.Decision.ADMIT.value)
+    if standing != CheckIn.Decision.DENY:
+        actions.append(CheckIn.Decision.DENY.value)
+    return actions
+
+
+@dataclass(frozen=True)
+class EntryUsed:
+    """Where and when a ticket was used: what an "already checked in" deny points at."""
+
+    at: datetime
+    gate_id: int
+    gate_name: str
+    time_zone: str
+
+    def as_json(self) -> dict:
+        return {
+            "at": self.at.isoformat(),
+            "gate": self.gate_id,
+            "gate_name": self.gate_name,
+            "time_zone": self.time_zone,
+            "text": self.text,
+        }
+
+    @property
+    def text(self) -> str:
+        """ "Used at 14:32 on 02/12/2026 at North gate.", in the active language and the time
+        zone of the event (else the site's)."""
+        local = timezone.localtime(self.at, zoneinfo.ZoneInfo(self.time_zone))
+        return _("Used at %(time)s on %(date)s at %(gate)s.") % {
+            "time": formats.time_format(local, "TIME_FORMAT"),
+            "date": formats.date_format(local, "SHORT_DATE_FORMAT"),
+            "gate": self.gate_name,
+        }
+
+
+def event_time_zone(event: Event) -> str:
+    # The event's own time zone where the model has one (a field may be added for it), else
+    # the site's.
+    return getattr(event, "time_zone", "") or settings.TIME_ZONE
+
+
+def entry_used(checkin: CheckIn) -> EntryUsed | None:
+    """For an "already checked in" deny: the standing entry that used the ticket before it."""
+    if checkin.reason != Reason.ALREADY_CHECKED_IN or checkin.attendee_id is None:
+        return None
+    entry = (
+        standing_entries(checkin.attendee)
+        .filter(created_at__lte=checkin.created_at)
+        .exclude(pk=checkin.pk)
+        .select_related("gate", "event")
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    if entry is None:
+        return None
+    zone = event_time_zone(entry.event)
+    return EntryUsed(entry.created_at, entry.gate_id, entry.gate.name, zone)
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,15 @@ from audit.models import AuditEntry
 from audit.services import audit_record
 from checkins import decision as rules
 from checkins.gate import GateOutcome, face_identify, face_verify, gate_decide
-from checkins.selectors import face_only_capacity, standing_decision, standing_entries
+from checkins.selectors import (
+    admit_override_refusal,
+    face_only_capacity,
+    standing_decision,
+    standing_entries,
+)
 from common.db import files_delete_on_commit, rows_delete_returning
 from common.reasons import Reason, ReasonError, reason_text
+from common.tickets import ticket_code_normalise
 from events.models import CheckIn, CheckInFrame, Event, Gate
 from events.services import event_set_status
 from recognition.ml.runtime.liveness import random_challenge
@@ -71,8 +77,10 @@ class CheckInRequest:
     challenge_token: str = ""  # the head-turn prompt shown (liveness_challenge_issue)
     auto: bool = False  # the gate page's automatic capture
     previous_attempt_id: int | None = None  # automatic capture: the result on screen
-    # The gate page records a tapped attempt even when it held no usable face.
-    record_unusable: bool = False
+
+    def __post_init__(self) -> None:
+        # Typed, scanned or sent: one form of the code for every channel (common.tickets).
+        self.ticket_code = ticket_code_normalise(self.ticket_code)
 
     @classmethod
     def at_gate(cls, gate: Gate, frames: list[bytes], **fields) -> CheckInRequest:
@@ -116,7 +124,7 @@ def checkin_perform(request: CheckInRequest) -> CheckInResult:
     quiet = _quiet_reason(request, outcome)
     if quiet:
         return CheckInResult(outcome, quiet=quiet)
-    if outcome.unusable and not request.record_unusable:
+    if outcome.unusable:  # every channel alike: "try again", nothing recorded
         raise UnusableInput(outcome)
     checkin, created = checkin_record(
         gate=gate,
@@ -342,17 +350,9 @@ class OverrideRefused(ReasonError):
 
 
 def _refuse_unless_admittable(checkin: CheckIn) -> None:
-    """An override to admit lets a person in on staff's word, but never past the ticket:
-    it needs a known, valid ticket, open gates and, under single entry, no standing entry."""
-    holder, event = checkin.attendee, checkin.event
-    if holder is None:
-        raise OverrideRefused(Reason.NO_TICKET_HOLDER)
-    if holder.status == holder.Status.REVOKED:
-        raise OverrideRefused(Reason.TICKET_REVOKED)
-    if event.status != Event.Status.GATES_OPEN:
-        raise OverrideRefused(Reason.GATES_NOT_OPEN)
-    if event.entry_policy == Event.EntryPolicy.SINGLE_ENTRY and standing_entries(holder).exists():
-        raise OverrideRefused(Reason.ALREADY_CHECKED_IN)
+    refusal = admit_override_refusal(checkin)
+    if refusal is not None:
+        raise OverrideRefused(refusal)
 
 
 def _override_check(checkin: CheckIn, decision_value: str, reason: str) -> str:
@@ -370,8 +370,8 @@ def checkin_override(*, checkin: CheckIn, decision: str, reason: str, staff_user
     """Record a staff override (admit or deny, with a mandatory reason) of a gate attempt.
 
     Raises ValueError for a bad decision or reason, OverrideRefused when the rules say no
-    (see _refuse_unless_admittable; a deny is always allowed). Overriding the same attempt
-    again (a change of mind) is allowed and audited; an override row itself is not a target.
+    (checkins.selectors.admit_override_refusal; a deny is always allowed). Overriding the same
+    attempt again (a change of mind) is allowed and audited; an override row is not a target.
     """
     reason = _override_check(checkin, decision, reason)
     with transaction.atomic():

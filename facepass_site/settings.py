@@ -283,6 +283,9 @@ FACEPASS_GATE_MODEL_WAIT_SECONDS = env_float("FACEPASS_GATE_MODEL_WAIT_SECONDS",
 # Celery kills a pool process that has not reported up within this many seconds; face models
 # load in a thread after the report (recognition.inference.load_in_background).
 CELERY_WORKER_PROC_ALIVE_TIMEOUT = env_float("CELERY_WORKER_PROC_ALIVE_TIMEOUT", 4.0)
+# The gate page shows a result this long, then "Ready" for the next person (a green ADMIT must
+# not stay up for whoever steps up next); staff typing an override keep it up.
+FACEPASS_GATE_RESULT_SECONDS = env_float("FACEPASS_GATE_RESULT_SECONDS", 6.0)
 # 1:N: the best holder must beat the second best by this much similarity, else REVIEW.
 FACEPASS_GATE_1N_MARGIN = env_float("FACEPASS_GATE_1N_MARGIN", 0.01)
 # 1:N search: exact up to this many embeddings in an event, its own HNSW index beyond

@@ -6,19 +6,24 @@ rule lives there) and renders the result as JSON for static/gate/checkin.js.
 
 from __future__ import annotations
 
+from itertools import groupby
+
 import cv2
 import numpy as np
 from django import forms
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from attendees.models import EnrollmentPhoto
 from attendees.selectors import latest_accepted_photo
-from checkins.selectors import checkins_for_event
+from checkins.selectors import checkins_for_event, entry_used, override_actions
 from checkins.services import (
     MAX_FRAMES,
     OVERRIDE_REASON_MAX_CHARS,
@@ -30,14 +35,16 @@ from checkins.services import (
     liveness_challenge_issue,
 )
 from common.images import image_upload_check, upload_size_check
-from common.reasons import Reason, ReasonError, reason_text
+from common.reasons import Reason, ReasonError, reason_info, reason_text
 from common.thumbnails import thumbnail_response
+from common.tickets import ticket_code_normalise
 from events.models import CheckIn
 from events.selectors import gates_for_staff
 from recognition.frames import GateUnavailable
 from recognition.selectors import NoActiveModel
 
 PLAIN_FRAMES = 3  # frames of a check without a liveness burst
+PLAIN_INTERVAL_MS = 120
 BURST_FRAMES = 6  # a liveness burst: 6 frames over ~1.5 s (recognition/artifacts/liveness)
 BURST_INTERVAL_MS = 270
 AUTO_CAPTURE_MS = 1500  # automatic capture: frames every 1.5 s while the page is idle
@@ -47,13 +54,49 @@ def _gate_or_404(user, gate_id: int):
     # Switched-off gates too: their page says so, and a check there is refused as such.
     gate = gates_for_staff(user, active_only=False).filter(pk=gate_id).first()
     if gate is None:
-        raise Http404("No such gate for you.")
+        raise Http404(_("No such gate for you."))
     return gate
 
 
 @login_required
 def gate_list(request):
-    return render(request, "gate/list.html", {"gates": gates_for_staff(request.user)})
+    """The staff's open gates, grouped by event (soonest first), each a large button."""
+    gates = gates_for_staff(request.user).order_by(
+        "event__starts_at", "event__name", "event_id", "name"
+    )
+    events = [(event, list(group)) for event, group in groupby(gates, key=lambda g: g.event)]
+    return render(request, "gate/list.html", {"events": events})
+
+
+def _page_texts() -> dict[str, str]:
+    """The words checkin.js shows, in the page's language (the script itself holds none)."""
+    return {
+        "admit": _("ADMIT"),
+        "deny": _("DENY"),
+        "review": _("REVIEW"),
+        "retry": _("TRY AGAIN"),
+        "ready": _("Ready"),
+        "ready_hint": _("Next person, please."),
+        "checking": _("Checking…"),
+        "not_checked": _("NOT CHECKED"),
+        "override_suffix": _("(override)"),
+        "override_by": _("Staff override by %(staff)s: %(reason)s"),
+        "ticket": _("Ticket %(code)s"),
+        "typed": _("Typed: %(code)s"),
+        "reason_first": _("Give a reason first: it is recorded with your name."),
+        "no_answer": _("No answer from the server: %(error)s"),
+        "http_error": _("The server answered HTTP %(status)s."),
+        "camera_on": _("Camera on"),
+        "no_camera": _("No camera: %(error)s"),
+        "no_camera_https": _(
+            "No camera: open this page over HTTPS in a browser with camera access."
+        ),
+        "auto_on": _("Automatic capture on."),
+        "auto_said": _("Automatic capture: %(message)s"),
+        "sound_on": _("Sound on"),
+        "sound_off": _("Sound off"),
+        "get_ready": _("Look at the camera…"),
+    }
 
 
 @never_cache
@@ -61,13 +104,16 @@ def gate_list(request):
 def gate_page(request, gate_id: int):
     gate = _gate_or_404(request.user, gate_id)
     policy = gate.event.liveness_policy
+    plain = policy == "off"
     context = {
         "gate": gate,
-        "max_frames": PLAIN_FRAMES if policy == "off" else BURST_FRAMES,
-        "burst_interval_ms": BURST_INTERVAL_MS,
+        "max_frames": PLAIN_FRAMES if plain else BURST_FRAMES,
+        "frame_interval_ms": PLAIN_INTERVAL_MS if plain else BURST_INTERVAL_MS,
         "liveness": policy,
         "auto_interval_ms": AUTO_CAPTURE_MS,
         "auto_interval_s": AUTO_CAPTURE_MS / 1000,
+        "result_ms": round(settings.FACEPASS_GATE_RESULT_SECONDS * 1000),
+        "texts": _page_texts(),
     }
     return render(request, "gate/checkin.html", context)
 
@@ -102,13 +148,23 @@ def _error(status: int, code: str, message: str) -> JsonResponse:
 
 
 def _reason_error(exc: ReasonError) -> JsonResponse:
-    return _error(exc.status, exc.code, exc.message)
+    """A refusal as the API answers it (same status and code); input the vocabulary calls
+    unusable (no face, no ticket, unreadable frame...) is marked "retry": the page shows a
+    neutral "try again", never a DENY, and nothing was recorded."""
+    response = _error(exc.status, exc.code, exc.message)
+    if reason_info(exc.code).unusable:
+        response = JsonResponse(
+            {"code": exc.code, "decision": "retry", "reason": exc.code, "message": exc.message},
+            status=exc.status,
+        )
+    return response
 
 
 def _ticket_code(request, gate, frames: list[bytes]) -> str:
     if gate.mode != gate.Mode.TICKET_AND_FACE:
         return ""  # QR decoding costs tens of ms a frame; face-only lanes have no ticket to read
-    return request.POST.get("ticket_code", "").strip() or read_qr_code(frames[0])
+    typed = ticket_code_normalise(request.POST.get("ticket_code", ""))
+    return typed or ticket_code_normalise(read_qr_code(frames[0]))
 
 
 def _previous_attempt(request) -> int | None:
@@ -132,7 +188,6 @@ def gate_check(request, gate_id: int):
                 challenge_token=request.POST.get("challenge_token", ""),
                 auto=request.POST.get("auto") == "1",
                 previous_attempt_id=_previous_attempt(request),
-                record_unusable=True,
             )
         )
     except ReasonError as exc:
@@ -163,8 +218,13 @@ def _result(gate, checkin: CheckIn) -> dict:
         "override": checkin.overrides_id is not None,
         "staff": checkin.staff_user.get_username() if checkin.staff_user else "",
         "override_url": reverse("gate-override", args=[gate.pk, attempt_id]),
+        "actions": override_actions(checkin),
+        "entry": None,
         "holder": None,
     }
+    entry = entry_used(checkin)
+    if entry is not None:
+        body["entry"] = entry.as_json()
     if holder is not None:
         photo = latest_accepted_photo(holder)
         body["holder"] = {
@@ -193,7 +253,10 @@ def gate_challenge(request, gate_id: int):
 
 class OverrideForm(forms.Form):
     decision = forms.ChoiceField(
-        choices=[(CheckIn.Decision.ADMIT, "Admit"), (CheckIn.Decision.DENY, "Deny")]
+        choices=[
+            (CheckIn.Decision.ADMIT, gettext_lazy("Admit")),
+            (CheckIn.Decision.DENY, gettext_lazy("Deny")),
+        ]
     )
     reason = forms.CharField(max_length=OVERRIDE_REASON_MAX_CHARS)
 
@@ -205,10 +268,11 @@ def gate_override(request, gate_id: int, checkin_id: int):
     gate = _gate_or_404(request.user, gate_id)
     checkin = checkins_for_event(gate.event).filter(pk=checkin_id).first()
     if checkin is None:
-        raise Http404("No such check-in at this event.")
+        raise Http404(_("No such check-in at this event."))
     form = OverrideForm(request.POST)
     if not form.is_valid():
-        return _error(400, "invalid", "Choose admit or deny and give a reason (up to 300 chars).")
+        message = _("Choose admit or deny and give a reason (up to %(limit)s characters).")
+        return _error(400, "invalid", message % {"limit": OVERRIDE_REASON_MAX_CHARS})
     try:
         override = checkin_override(checkin=checkin, staff_user=request.user, **form.cleaned_data)
     except OverrideRefused as exc:
@@ -223,5 +287,5 @@ def gate_holder_photo(request, gate_id: int, photo_id: int):
     gate = _gate_or_404(request.user, gate_id)
     photo = EnrollmentPhoto.objects.filter(pk=photo_id, holder__event_id=gate.event_id).first()
     if photo is None:
-        raise Http404("No such photo.")
+        raise Http404(_("No such photo."))
     return thumbnail_response(photo.image, 320)

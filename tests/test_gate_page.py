@@ -1,15 +1,17 @@
 import logging
+import zoneinfo
 
 import cv2
 import numpy as np
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import formats, timezone
 
 from attendees.models import TicketHolder
 from checkins import services as checkin_services
 from checkins.gate import GateOutcome
-from checkins.selectors import standing_entries
+from checkins.selectors import override_actions, standing_entries
 from checkins.services import OverrideRefused, checkin_override, checkin_record
 from events.models import CheckIn, Event, Membership
 from events.services import event_set_status, event_update, gate_create, staff_user_create
@@ -321,8 +323,10 @@ def test_auto_capture_records_nothing_without_one_clear_face(client, gate_staff,
         body = client.post(url, {"auto": "1", "frames": _frame(b"x")}).json()
         assert (body["decision"], body["reason"]) == ("none", reason)
     decided.append(GateOutcome("deny", "no_face"))
-    assert client.post(url, {"frames": _frame(b"x")}).json()["reason"] == "no_face"
-    assert CheckIn.objects.count() == 1  # a tap is an attempt even with nobody in view
+    tapped = client.post(url, {"frames": _frame(b"x")})
+    assert tapped.status_code == 422  # as the API answers it
+    assert (tapped.json()["decision"], tapped.json()["reason"]) == ("retry", "no_face")
+    assert not CheckIn.objects.exists()  # a tap with nobody in view is "try again", not a deny
 
 
 def test_auto_capture_without_a_ticket_in_view_is_quiet(client, gate_staff, north):
@@ -378,3 +382,85 @@ def test_the_admin_check_in_log_shows_overrides_and_their_staff(
     client.force_login(organizer_a)
     page = client.get(reverse("admin:events_checkin_changelist")).content.decode()
     assert "Overrides check-in" in page and "gina" in page and "staff_override" in page
+
+
+# --- What a result offers and says (issue 16, gate staff items 3 and 5) ----------------------
+
+
+def test_only_overrides_that_can_work_are_offered(north, eve, gate_staff):
+    admitted = _attempt(north, eve, decision="admit", reason="")
+    assert override_actions(admitted) == ["deny"]
+    used = _attempt(north, eve, decision="admit", reason="")  # single entry turns it to deny
+    assert (used.decision, used.reason) == ("deny", "already_checked_in")
+    assert override_actions(used) == []  # admitting again is refused, and it is a deny already
+    stranger = _attempt(north, None, reason="unknown_ticket")
+    assert override_actions(stranger) == []  # nobody to admit
+    sam = consenting_holder(north.event, "S-1", "Sam")
+    mismatch = _attempt(north, sam)
+    assert override_actions(mismatch) == ["admit"]
+    override = checkin_override(checkin=mismatch, decision="admit", reason="ID", staff_user=None)
+    assert override_actions(override) == ["deny"]  # a change of mind stays possible
+
+
+def test_an_already_used_deny_says_when_and_at_which_gate_in_the_sites_time_zone(
+    client, gate_staff, north, eve, decided, settings
+):
+    settings.TIME_ZONE = "Europe/Madrid"
+    client.force_login(gate_staff)
+    url = reverse("gate-check", args=[north.pk])
+    decided.extend([GateOutcome("admit", holder=eve), GateOutcome("admit", holder=eve)])
+    first = client.post(url, {"ticket_code": "E-1", "frames": _frame(b"x")}).json()
+    assert (first["decision"], first["entry"], first["actions"]) == ("admit", None, ["deny"])
+    again = client.post(url, {"ticket_code": "e-1", "frames": _frame(b"x")}).json()
+    assert (again["decision"], again["reason"], again["actions"]) == (
+        "deny",
+        "already_checked_in",
+        [],
+    )
+    entered = CheckIn.objects.get(pk=first["checkin_id"]).created_at
+    local = timezone.localtime(entered, zoneinfo.ZoneInfo("Europe/Madrid"))
+    assert again["entry"]["gate"] == north.pk and again["entry"]["time_zone"] == "Europe/Madrid"
+    assert again["entry"]["text"] == (
+        f"Used at {formats.time_format(local, 'TIME_FORMAT')} on "
+        f"{formats.date_format(local, 'SHORT_DATE_FORMAT')} at North."
+    )
+
+
+@pytest.mark.parametrize(
+    ("reason", "status"),
+    [("no_face", 422), ("multiple_faces", 422), ("unknown_ticket", 422), ("other_event", 422)],
+)
+def test_unusable_input_is_try_again_and_records_nothing_as_in_the_api(
+    client, gate_staff, north, decided, reason, status
+):
+    client.force_login(gate_staff)
+    decided.append(GateOutcome("deny", reason))
+    response = client.post(
+        reverse("gate-check", args=[north.pk]), {"ticket_code": "X-1", "frames": _frame(b"x")}
+    )
+    assert response.status_code == status
+    body = response.json()
+    assert (body["decision"], body["code"], body["reason"]) == ("retry", reason, reason)
+    assert not CheckIn.objects.exists()
+
+
+def test_a_tap_without_a_ticket_code_is_try_again(client, gate_staff, north):
+    client.force_login(gate_staff)
+    response = client.post(reverse("gate-check", args=[north.pk]), {"frames": _frame(blank_jpeg())})
+    assert (response.status_code, response.json()["decision"]) == (400, "retry")
+    assert response.json()["code"] == "no_ticket" and not CheckIn.objects.exists()
+
+
+def test_a_refusal_that_is_not_about_the_input_is_no_try_again(client, gate_staff, north):
+    client.force_login(gate_staff)
+    north.is_active = False
+    north.save()
+    response = client.post(reverse("gate-check", args=[north.pk]), {"frames": _frame(b"x")})
+    assert response.status_code == 409 and "decision" not in response.json()
+
+
+def test_a_result_clears_after_the_configured_seconds(client, gate_staff, north, settings):
+    settings.FACEPASS_GATE_RESULT_SECONDS = 2.5
+    client.force_login(gate_staff)
+    page = client.get(reverse("gate-page", args=[north.pk])).content.decode()
+    assert 'data-result-ms="2500"' in page

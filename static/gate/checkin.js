@@ -1,8 +1,12 @@
-// Gate check-in: camera preview; a tap, Space/Enter or automatic capture sends up to three
-// frames; a big ADMIT / DENY / REVIEW panel with the holder; staff override of that result.
+// Gate check-in: camera preview; a tap, Space/Enter or automatic capture sends the frames (a
+// burst over ~1.5 s where the event checks liveness, after a server-drawn head-turn prompt where
+// it asks for one); a big ADMIT / DENY / REVIEW / TRY AGAIN panel with the holder, a sound, the
+// overrides the server says are possible, then back to "Ready" after a few seconds.
 (function () {
   "use strict";
   const $ = (id) => document.getElementById(id);
+  const T = JSON.parse($("gate-texts").textContent);
+  const fill = (text, params) => text.replace(/%\((\w+)\)s/g, (_, name) => params[name]);
   const root = $("gate");
   const video = $("preview");
   const canvas = $("frame");
@@ -10,28 +14,43 @@
   const checkButton = $("check");
   const ticket = $("ticket");
   const panel = $("result");
+  const prompt = $("prompt");
   const autoBox = $("auto");
   const autoHint = $("auto-hint");
+  const countdown = $("countdown");
   const overrideBox = $("override");
   const overrideReason = $("override-reason");
   const overrideError = $("override-error");
-  const overrideButtons = [$("override-admit"), $("override-deny")];
+  const overrideButtons = { admit: $("override-admit"), deny: $("override-deny") };
+  const muteButton = $("mute");
   const frameCount = parseInt(root.dataset.frames, 10) || 1;
+  const frameEvery = parseInt(root.dataset.frameMs, 10) || 120;
   const autoEvery = parseInt(root.dataset.autoMs, 10) || 1500;
+  const resultMs = parseInt(root.dataset.resultMs, 10) || 6000;
+  const challenge = root.dataset.liveness === "challenge";
   const csrfToken = form.elements.csrfmiddlewaretoken.value;
-  const TITLES = { admit: "ADMIT", deny: "DENY", review: "REVIEW" };
   // Quiet auto-capture answers meaning the person of the last result has left the frame.
   const CLEARED = ["no_face", "no_ticket"];
   // Keys these elements handle themselves (typing, pressing a button, toggling a box).
   const OWN_KEYS = ["INPUT", "TEXTAREA", "SELECT", "BUTTON", "A"];
+  // Before the burst: time to read the prompt and start turning.
+  const PROMPT_LEAD_MS = 700;
 
-  const state = { camera: false, busy: false, attempt: null, previous: null, shown: 0, quiet: 0 };
+  const state = {
+    camera: false, busy: false, attempt: null, previous: null, shown: 0, quiet: 0, clearAt: 0,
+  };
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  // The screen below the site header is the gate's: no scrolling to see a result.
+  function fitScreen() {
+    const top = root.getBoundingClientRect().top + window.scrollY;
+    root.style.height = Math.max(320, window.innerHeight - top - 8) + "px";
+  }
 
   function setBusy(busy) {
     state.busy = busy;
     checkButton.disabled = busy || !state.camera;
-    overrideButtons.forEach((button) => { button.disabled = busy; });
+    Object.values(overrideButtons).forEach((button) => { button.disabled = busy; });
     root.dataset.state = busy ? "busy" : (state.camera ? "ready" : "no-camera");
   }
 
@@ -40,47 +59,100 @@
     panel.dataset.decision = kind;
     $("decision").textContent = title;
     $("reason").textContent = reason || "";
-    if (kind !== "busy") panel.dataset.shown = String(++state.shown);
+    $("entry").hidden = true;
+    if (kind === "busy" || kind === "ready") return;
+    panel.dataset.shown = String(++state.shown);
+    if (window.GateSounds) window.GateSounds.play(kind === "error" ? "retry" : kind);
+    startClearTimer();
+  }
+
+  // --- Back to "Ready" after resultMs, unless staff are writing an override. ---------------
+  function overrideInProgress() {
+    return !overrideBox.hidden &&
+      (document.activeElement === overrideReason || overrideReason.value.trim() !== "");
+  }
+
+  function startClearTimer() {
+    state.clearAt = Date.now() + resultMs;
+    countdown.style.setProperty("--result-ms", resultMs + "ms");
+    countdown.className = "countdown";
+    void countdown.offsetWidth; // restart the bar's animation
+    countdown.className = "countdown running";
+  }
+
+  function clearTick() {
+    if (!state.clearAt) return;
+    if (overrideInProgress() || state.busy) {
+      state.clearAt = Date.now() + resultMs; // the full time again once they are done
+      countdown.className = "countdown running paused";
+      return;
+    }
+    if (countdown.classList.contains("paused")) startClearTimer();
+    if (Date.now() >= state.clearAt) showReady();
+  }
+
+  function showReady() {
+    state.clearAt = 0;
+    countdown.className = "countdown";
+    showPanel("ready", T.ready, T.ready_hint);
+    panel.dataset.checkin = "";
+    showHolder(null);
+    state.attempt = null;
+    showOverride([]);
+    panel.dataset.cleared = String((parseInt(panel.dataset.cleared, 10) || 0) + 1);
   }
 
   function showHolder(holder) {
     $("holder").hidden = !holder;
     if (!holder) return;
     $("holder-name").textContent = holder.name;
-    $("holder-ticket").textContent = "Ticket " + holder.ticket_code;
+    $("holder-ticket").textContent = fill(T.ticket, { code: holder.ticket_code });
     const img = $("holder-photo");
     img.hidden = !holder.photo_url;
     if (holder.photo_url) img.src = holder.photo_url; else img.removeAttribute("src");
   }
 
-  // After a result: "Admit anyway" needs a known ticket holder; neither repeats the decision.
-  function showOverride() {
-    const attempt = state.attempt;
-    const canAdmit = Boolean(attempt && attempt.holder && attempt.decision !== "admit");
-    const canDeny = Boolean(attempt && attempt.decision !== "deny");
-    $("override-admit").hidden = !canAdmit;
-    $("override-deny").hidden = !canDeny;
-    overrideBox.hidden = !(canAdmit || canDeny);
+  // Only the overrides the server says are possible now (no "Admit anyway" after "already used").
+  function showOverride(actions) {
+    overrideButtons.admit.hidden = !actions.includes("admit");
+    overrideButtons.deny.hidden = !actions.includes("deny");
+    overrideBox.hidden = actions.length === 0;
     overrideError.textContent = "";
   }
 
   // A recorded check-in, from the gate or from a staff override.
   function showResult(body) {
-    const title = TITLES[body.decision] + (body.override ? " (override)" : "");
-    const reason = body.override ? "Staff override by " + body.staff + ": " + body.message : body.message;
+    const title = T[body.decision] + (body.override ? " " + T.override_suffix : "");
+    const reason = body.override
+      ? fill(T.override_by, { staff: body.staff, reason: body.message })
+      : body.message;
     showPanel(body.decision, title, reason);
     panel.dataset.checkin = String(body.checkin_id);
+    if (body.entry) {
+      $("entry").textContent = body.entry.text;
+      $("entry").hidden = false;
+    }
     showHolder(body.holder);
     state.attempt = { url: body.override_url, decision: body.decision, holder: body.holder };
-    showOverride();
+    showOverride(body.actions || []);
   }
 
-  function showError(message) {
-    showPanel("error", "NOT CHECKED", message);
+  // Unusable input (no face, no ticket, unknown code...): nothing was recorded, try again.
+  function showRetry(body, typed) {
+    const reason = typed ? body.message + " " + fill(T.typed, { code: typed }) : body.message;
+    showPanel("retry", T.retry, reason);
     panel.dataset.checkin = "";
     showHolder(null);
     state.attempt = null;
-    showOverride();
+    showOverride([]);
+  }
+
+  function showError(message) {
+    showPanel("error", T.not_checked, message);
+    panel.dataset.checkin = "";
+    showHolder(null);
+    state.attempt = null;
+    showOverride([]);
   }
 
   async function post(url, data, headers) {
@@ -91,7 +163,7 @@
     try {
       body = await response.json();
     } catch (err) {
-      body = { message: "The server answered HTTP " + response.status + "." };
+      body = { message: fill(T.http_error, { status: response.status }) };
     }
     return { ok: response.ok, body: body };
   }
@@ -99,7 +171,7 @@
   async function startCamera() {
     const status = $("camera-status");
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-      status.textContent = "No camera: open this page over HTTPS in a browser with camera access.";
+      status.textContent = T.no_camera_https;
       setBusy(false);
       return;
     }
@@ -112,9 +184,9 @@
         await new Promise((resolve) => video.addEventListener("loadeddata", resolve, { once: true }));
       }
       state.camera = true;
-      status.textContent = "Camera on";
+      status.textContent = T.camera_on;
     } catch (err) {
-      status.textContent = "No camera: " + err.message;
+      status.textContent = fill(T.no_camera, { error: err.message });
     }
     setBusy(false);
   }
@@ -135,14 +207,55 @@
   // Auto capture answers that record nothing: nobody (or a crowd) in view, or the same person.
   function quiet(body) {
     if (CLEARED.includes(body.reason)) state.previous = null;
-    autoHint.textContent = "Automatic capture: " + body.message;
+    autoHint.textContent = fill(T.auto_said, { message: body.message });
     root.dataset.quiet = String(++state.quiet);
+  }
+
+  // A head-turn prompt drawn by the server for this attempt: shown over the camera while the
+  // burst is taken; its token goes with the frames. Null (and an error shown) when refused.
+  async function askChallenge() {
+    const data = new FormData();
+    const answer = await post(root.dataset.challengeUrl, data, { "X-CSRFToken": csrfToken });
+    if (!answer.ok) {
+      showError(answer.body.message);
+      return null;
+    }
+    prompt.textContent = answer.body.prompt;
+    prompt.dataset.direction = answer.body.direction;
+    prompt.hidden = false;
+    await sleep(PROMPT_LEAD_MS);
+    return answer.body.challenge_token;
+  }
+
+  async function captureInto(data) {
+    for (let i = 0; i < frameCount; i++) {
+      data.append("frames", await grab(), "frame" + i + ".jpg");
+      if (i + 1 < frameCount) await sleep(frameEvery);
+    }
+  }
+
+  function answered(answer, typed) {
+    const body = answer.body;
+    if (body.decision === "none") {
+      quiet(body);
+    } else if (body.decision === "retry") {
+      showRetry(body, typed);
+    } else if (!answer.ok) {
+      showError(body.message);
+    } else {
+      showResult(body);
+      state.previous = body.attempt_id;
+      autoHint.textContent = "";
+      // Keep what was typed on any failure, so a typo can be fixed instead of retyped.
+      if (ticket && body.decision === "admit") ticket.value = "";
+    }
   }
 
   async function check(auto) {
     if (state.busy || !state.camera) return;
     setBusy(true);
-    if (!auto) showPanel("busy", "…", "Checking");
+    if (!auto) showPanel("busy", "…", T.checking);
+    const typed = ticket ? ticket.value.trim() : "";
     try {
       // With no typed code the server reads the ticket's QR code from the first frame.
       const data = new FormData(form);
@@ -150,33 +263,31 @@
         data.append("auto", "1");
         if (state.previous) data.append("previous", state.previous);
       }
-      for (let i = 0; i < frameCount; i++) {
-        data.append("frames", await grab(), "frame" + i + ".jpg");
-        if (i + 1 < frameCount) await sleep(120);
+      if (challenge) {
+        const token = await askChallenge();
+        if (!token) return;
+        data.append("challenge_token", token);
       }
+      await captureInto(data);
+      prompt.hidden = true;
       const answer = await post(root.dataset.checkUrl, data, { "Idempotency-Key": newKey() });
-      if (answer.body.decision === "none") {
-        quiet(answer.body);
-      } else if (!answer.ok) {
-        showError(answer.body.message);
-      } else {
-        showResult(answer.body);
-        state.previous = answer.body.attempt_id;
-        autoHint.textContent = "";
-        if (ticket) ticket.value = "";
-      }
+      answered(answer, typed);
     } catch (err) {
-      showError("No answer from the server: " + err.message);
+      showError(fill(T.no_answer, { error: err.message }));
     } finally {
+      prompt.hidden = true;
       setBusy(false);
-      if (ticket && !auto) ticket.focus();
+      if (ticket && !auto) {
+        ticket.focus();
+        if (ticket.value) ticket.select(); // the next scan or typing replaces a failed code
+      }
     }
   }
 
   async function override(decision) {
     const reason = overrideReason.value.trim();
     if (!reason) {
-      overrideError.textContent = "Give a reason first: it is recorded with your name.";
+      overrideError.textContent = T.reason_first;
       overrideReason.focus();
       return;
     }
@@ -189,12 +300,13 @@
       const answer = await post(state.attempt.url, data, { "X-CSRFToken": csrfToken });
       if (answer.ok) {
         overrideReason.value = "";
+        overrideReason.blur();
         showResult(answer.body);
       } else {
         overrideError.textContent = answer.body.message;
       }
     } catch (err) {
-      overrideError.textContent = "No answer from the server: " + err.message;
+      overrideError.textContent = fill(T.no_answer, { error: err.message });
     } finally {
       setBusy(false);
     }
@@ -214,6 +326,12 @@
     }
   }
 
+  function showMute() {
+    const muted = window.GateSounds ? window.GateSounds.muted() : true;
+    muteButton.textContent = muted ? T.sound_off : T.sound_on;
+    muteButton.setAttribute("aria-pressed", muted ? "true" : "false");
+  }
+
   form.addEventListener("submit", (event) => { event.preventDefault(); check(false); });
   video.addEventListener("click", () => check(false));
   document.addEventListener("keydown", (event) => {
@@ -224,13 +342,21 @@
     check(false);
   });
   autoBox.addEventListener("change", () => {
-    autoHint.textContent = autoBox.checked ? "Automatic capture on." : "";
+    autoHint.textContent = autoBox.checked ? T.auto_on : "";
+  });
+  muteButton.addEventListener("click", () => {
+    if (window.GateSounds) window.GateSounds.setMuted(!window.GateSounds.muted());
+    showMute();
   });
   // Enter in the reason field must not pick a decision: only the buttons do.
   $("override-form").addEventListener("submit", (event) => event.preventDefault());
-  $("override-admit").addEventListener("click", () => override("admit"));
-  $("override-deny").addEventListener("click", () => override("deny"));
+  overrideButtons.admit.addEventListener("click", () => override("admit"));
+  overrideButtons.deny.addEventListener("click", () => override("deny"));
+  window.addEventListener("resize", fitScreen);
 
+  fitScreen();
+  showMute();
+  setInterval(clearTick, 250);
   startCamera();
   autoLoop();
 })();

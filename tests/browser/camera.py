@@ -43,3 +43,15 @@ def write_y4m(image: bytes, path: Path, frames: int = FRAMES) -> Path:
             fh.write(b"FRAME\n")
             fh.write(yuv)
     return path
+
+
+def write_y4m_sequence(frames: list[np.ndarray], path: Path, fps: int = FPS) -> Path:
+    """Write BGR frames (any size: each is letterboxed) as a 640x480 Y4M video that Chromium
+    loops at `fps`: a camera that shows motion (a head turning, a card moved by hand)."""
+    header = f"YUV4MPEG2 W{WIDTH} H{HEIGHT} F{fps}:1 Ip A1:1 C420jpeg\n".encode("ascii")
+    with open(path, "wb") as fh:
+        fh.write(header)
+        for frame in frames:
+            fh.write(b"FRAME\n")
+            fh.write(cv2.cvtColor(letterbox(frame), cv2.COLOR_BGR2YUV_I420).tobytes())
+    return path

@@ -113,14 +113,19 @@ def screenshot(request):
 
 @pytest.fixture
 def open_page(request, live_server, screenshot):
-    """open_page(browser) -> a Page in a fresh context (own cookies) on the live server."""
+    """open_page(browser, **context_options) -> a Page in a fresh context (own cookies) on the
+    live server."""
     opened = []
 
-    def open_(browser):
+    def open_(browser, **options):
+        # options: more of Playwright's new_context arguments (viewport, locale, headers...)
         context = browser.new_context(
-            base_url=live_server.url,
-            viewport={"width": 1100, "height": 1000},
-            permissions=["camera"],
+            **{
+                "base_url": live_server.url,
+                "viewport": {"width": 1100, "height": 1000},
+                "permissions": ["camera"],
+                **options,
+            }
         )
         context.set_default_timeout(TIMEOUT_MS)
         page = context.new_page()
