@@ -11,6 +11,7 @@ from django.db.models.functions import Coalesce, TruncHour
 from django.utils import timezone
 
 from attendees.models import EnrollmentPhoto, TicketHolder
+from common.reasons import Reason, reason_text
 from events.models import CheckIn, Event
 
 CHECKING = (EnrollmentPhoto.Status.PENDING, EnrollmentPhoto.Status.PROCESSING)
@@ -125,3 +126,16 @@ def events_with_key_counts(events: QuerySet[Event]) -> QuerySet[Event]:
 def holder_checkins(holder: TicketHolder) -> QuerySet[CheckIn]:
     """The holder's attempts at the gates, newest first (the holder's admin page)."""
     return CheckIn.objects.filter(attendee=holder).select_related("gate", "staff_user")
+
+
+def reason_words(code: str) -> str:
+    """A stored reason code in the vocabulary's words ('—' for none); the short label when the
+    message needs parameters that were not stored."""
+    if not code:
+        return "—"
+    if code not in Reason.values:
+        return code
+    try:
+        return reason_text(code)
+    except (KeyError, ValueError, TypeError):
+        return str(Reason(code).label)

@@ -11,24 +11,11 @@ from django.utils.translation import gettext as _
 
 from attendees.models import TicketHolder
 from checkins.dashboard import event_dashboard, events_with_key_counts
-from common.reasons import Reason, reason_text
+from common.reasons import Reason
 from events.models import CheckIn, Event
 from events.selectors import events_for_user
 
 HOME_EVENTS = 20
-
-
-def reason_words(code: str) -> str:
-    """A stored reason code as the vocabulary's message ('—' for none). Messages whose
-    parameters were not stored fall back to the reason's short label."""
-    if not code:
-        return "—"
-    if code not in Reason.values:
-        return code
-    try:
-        return reason_text(code)
-    except (KeyError, ValueError, TypeError):
-        return str(Reason(code).label)
 
 
 def _reason_label(code: str) -> str:

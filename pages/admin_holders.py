@@ -26,10 +26,9 @@ from attendees.services import (
     ticket_holder_unrevoke,
     ticket_holders_registration_links_issue,
 )
-from checkins.dashboard import holder_checkins
+from checkins.dashboard import holder_checkins, reason_words
 from events.admin_scoping import OrganizationScopedAdmin, ScopedInline
 from events.selectors import events_for_user
-from pages.admin_dashboard import reason_words
 from pages.admin_holder_filters import ConsentFilter, PhotosFilter, RejectedReasonFilter
 from pages.admin_links import registration_links_csv_response
 from privacy.services import ticket_holder_delete

@@ -195,6 +195,60 @@ def test_the_admin_home_lists_the_organizers_events_with_their_counts(client_a, 
     assert [c.split("<")[0] for c in cells] == ["2", "1"]
 
 
+# Item 3: the check-in log.
+
+CHECKINS = "admin:events_checkin_changelist"
+
+
+def test_the_check_in_list_reads_decision_reason_words_and_three_decimal_scores(client_a, event_a):
+    north = event_a.gates.get(name="North")
+    _checkin(event_a, north, "deny", reason="face_mismatch", score=0.123456789)
+    html = client_a.get(reverse(CHECKINS)).content.decode()
+    assert "0.123<" in html and "0.1234" not in html
+    assert "The face does not match" in html or "Face does not match" in html
+    assert ">face_mismatch<" not in html
+    assert 'class="fp-badge fp-deny"' in html
+    table = html[html.index('id="result_list"') :]
+    header = table[: table.index("</thead>")]
+    assert header.index("Decision") < header.index("Event")
+
+
+def test_the_check_in_list_filters_by_event_gate_decision_and_date(client_a, org_a, event_a):
+    from tests.conftest import make_event
+
+    other = make_event(org_a, "Alpha Cup Semi")
+    side = other.gates.create(name="Side")
+    north = event_a.gates.get(name="North")
+    lane = event_a.gates.get(name="Face lane")
+    admit = _checkin(event_a, north, "admit", score=0.9)
+    deny = _checkin(event_a, lane, "deny", reason="no_match")
+    elsewhere = _checkin(other, side, "admit")
+    old = _checkin(event_a, north, "admit")
+    CheckIn.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=3))
+
+    def shown(**query):
+        response = client_a.get(reverse(CHECKINS), query)
+        assert response.status_code == 200
+        return {c.pk for c in response.context["cl"].result_list}
+
+    assert shown(event__id__exact=event_a.pk) == {admit.pk, deny.pk, old.pk}
+    assert shown(gate__id__exact=lane.pk) == {deny.pk}
+    assert shown(decision__exact="admit") == {admit.pk, elsewhere.pk, old.pk}
+    today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    assert shown(created_at__gte=str(today)) == {admit.pk, deny.pk, elsewhere.pk}
+    assert shown(reason="no_match") == {deny.pk}
+    assert shown(q="Semi") == {elsewhere.pk}
+
+
+def test_the_holder_page_lists_the_holders_check_ins(client_a, event_a):
+    holder = _holder(event_a, "G1", "Gil")
+    north = event_a.gates.get(name="North")
+    checkin = _checkin(event_a, north, "admit", holder, score=0.87654)
+    html = client_a.get(_change_url(holder)).content.decode()
+    assert reverse("admin:events_checkin_change", args=[checkin.pk]) in html
+    assert "0.877" in html and "North" in html
+
+
 # Item 6: registration links.
 
 
