@@ -249,6 +249,40 @@ def test_the_holder_page_lists_the_holders_check_ins(client_a, event_a):
     assert "0.877" in html and "North" in html
 
 
+# Item 4: API keys.
+
+KEYS = "admin:api_apikey_changelist"
+
+
+def test_revoking_api_keys_asks_first_and_names_the_keys(client_a, org_a):
+    from api.services import api_key_create
+
+    key, _ = api_key_create(organization=org_a, name="ticket shop")
+    ask = client_a.post(reverse(KEYS), {"action": "revoke_keys", "_selected_action": [key.pk]})
+    assert ask.status_code == 200
+    page = ask.content.decode()
+    assert "ticket shop" in page and "Yes, revoke these keys" in page
+    key.refresh_from_db()
+    assert key.revoked_at is None
+    data = {"action": "revoke_keys", "_selected_action": [key.pk], "post": "yes"}
+    client_a.post(reverse(KEYS), data)
+    key.refresh_from_db()
+    assert key.revoked_at is not None
+
+
+def test_revoked_keys_look_revoked_and_can_be_filtered_out(client_a, org_a):
+    from api.services import api_key_create, api_key_revoke
+
+    live, _ = api_key_create(organization=org_a, name="live shop")
+    dead, _ = api_key_create(organization=org_a, name="old shop")
+    api_key_revoke(key=dead)
+    html = client_a.get(reverse(KEYS)).content.decode()
+    assert "<del>old shop</del>" in html and "<del>live shop</del>" not in html
+    assert html.count('class="fp-badge fp-revoked"') == 1
+    active = client_a.get(reverse(KEYS), {"state": "active"}).context["cl"].result_list
+    assert [k.pk for k in active] == [live.pk]
+
+
 # Item 6: registration links.
 
 
