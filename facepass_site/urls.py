@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from facepass_site.health import healthz
+from pages.home import home
 from pages.photos import photo_thumbnail
 
 # Request fields over DATA_UPLOAD_MAX_MEMORY_SIZE: 413 (JSON for API clients), not a bare 400.
@@ -12,6 +13,7 @@ admin.site.site_header = "FacePass organizer admin"
 admin.site.site_title = "FacePass"
 
 urlpatterns = [
+    path("", home, name="home"),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),

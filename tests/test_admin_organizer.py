@@ -283,6 +283,33 @@ def test_revoked_keys_look_revoked_and_can_be_filtered_out(client_a, org_a):
     assert [k.pk for k in active] == [live.pk]
 
 
+# Item 5: the home page and the 404 page.
+
+
+def test_the_home_page_says_what_facepass_is_and_links_every_door(client):
+    page = client.get("/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Face-verified entry for events" in html
+    for name in ("admin:index", "gate-list", "attendees:start", "api-docs"):
+        assert f'href="{reverse(name)}"' in html
+
+
+def test_the_admins_view_site_link_opens_the_home_page(client_a):
+    html = client_a.get(reverse("admin:index")).content.decode()
+    assert 'href="/"' in html
+    assert client_a.get("/").status_code == 200
+
+
+def test_an_unknown_address_gets_a_plain_404_without_the_url_listing(client, settings):
+    settings.DEBUG = False
+    page = client.get("/no/such/page")
+    assert page.status_code == 404
+    html = page.content.decode()
+    assert "Page not found" in html and 'href="/"' in html
+    assert "URLconf" not in html and "admin/" not in html and "api/v1/" not in html
+
+
 # Item 6: registration links.
 
 
