@@ -44,18 +44,17 @@ class CheckInAdmin(OrganizationScopedAdmin):
     org_path = "event__organization"
     read_only_for_organizers = True
     # The decision first: on a laptop screen it must not be the column that scrolls away.
+    # Seven narrow columns: the whole row fits a 1366 px laptop beside the filters.
     list_display = [
-        "created_at",
+        "when",
         "decision_badge",
-        "reason_words",
-        "attendee",
-        "event",
-        "gate_name",
+        "reason_label",
+        "holder",
+        "where",
         "score_3",
-        "staff_user",
-        "overridden_checkin",
+        "staff",
     ]
-    list_display_links = ["created_at"]
+    list_display_links = ["when"]
     list_filter = [
         "event",
         "gate",
@@ -81,13 +80,46 @@ class CheckInAdmin(OrganizationScopedAdmin):
             '<span class="fp-badge fp-{}">{}</span>', obj.decision, obj.get_decision_display()
         )
 
+    @admin.display(description=_("When"), ordering="created_at")
+    def when(self, obj):
+        return date_format(timezone.localtime(obj.created_at), "SHORT_DATETIME_FORMAT")
+
+    @admin.display(description=_("Reason"), ordering="reason")
+    def reason_label(self, obj):
+        """The reason's short words in the list (the full message on hover and on the page)."""
+        if not obj.reason:
+            return "—"
+        if obj.reason not in Reason.values:
+            return obj.reason
+        return format_html(
+            '<span title="{}">{}</span>', reason_words(obj.reason), Reason(obj.reason).label
+        )
+
     @admin.display(description=_("Reason"), ordering="reason")
     def reason_words(self, obj):
         return reason_words(obj.reason)
 
+    @admin.display(description=_("Ticket holder"), ordering="attendee__name")
+    def holder(self, obj):
+        if obj.attendee is None:
+            return "—"
+        return format_html("{}<br><small>{}</small>", obj.attendee.name, obj.attendee.ticket_code)
+
     @admin.display(description=_("Gate"), ordering="gate__name")
-    def gate_name(self, obj):
-        return obj.gate.name
+    def where(self, obj):
+        return format_html("{}<br><small>{}</small>", obj.gate.name, obj.event.name)
+
+    @admin.display(description=_("Staff"))
+    def staff(self, obj):
+        if obj.staff_user is None:
+            return "—"
+        if obj.overrides_id:
+            return format_html(
+                "{}<br><small>{}</small>",
+                obj.staff_user.get_username(),
+                _("overrides #%(id)s") % {"id": obj.overrides_id},
+            )
+        return obj.staff_user.get_username()
 
     @admin.display(description=_("Score"), ordering="score")
     def score_3(self, obj):

@@ -103,8 +103,8 @@ class TicketHolderAdmin(OrganizationScopedAdmin):
     ]
     search_fields = ["name", "email", "ticket_code", "external_id"]
     # Status is derived from consent and photos; revocation has its own actions.
+    exclude = ["status"]
     readonly_fields = [
-        "status",
         "status_detail",
         "registration_link",
         "consent_at",
