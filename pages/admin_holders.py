@@ -183,7 +183,7 @@ class TicketHolderAdmin(OrganizationScopedAdmin):
             "<br>{2}",
             url,
             _("Copy"),
-            _("Send it to the ticket holder; this link works until %(date)s.")
+            _("Send it to the ticket holder; it works until %(date)s")
             % {"date": date_format(timezone.localtime(expires), "DATETIME_FORMAT")},
         )
 
