@@ -90,8 +90,8 @@ class ApiKeyAdmin(OrganizationScopedAdmin):
         obj._state.db = key._state.db
         messages.success(
             request,
-            f"The API key is {plaintext} — copy it now: it is not stored and will not be "
-            "shown again.",
+            _("The API key is %(key)s — copy it now: it is not stored and will not be shown again.")
+            % {"key": plaintext},
         )
 
     @admin.action(description=_("Revoke selected API keys…"), permissions=["change"])

@@ -147,7 +147,7 @@ class CheckInAdmin(OrganizationScopedAdmin):
     def dispute_frames(self, obj):
         frames = obj.frames.filter(expires_at__gt=timezone.now()) if obj.pk else []
         if not frames:
-            return "None kept (the event keeps no frames, or they have expired)."
+            return _("None kept (the event keeps no frames, or they have expired).")
         images = format_html_join(
             " ",
             '<a href="{0}" target="_blank" rel="noopener"><img src="{0}" width="240" '
@@ -155,7 +155,7 @@ class CheckInAdmin(OrganizationScopedAdmin):
             ((reverse("admin:events_checkin_frame", args=[obj.pk, f.pk]), f.pk) for f in frames),
         )
         expires = date_format(timezone.localtime(frames[0].expires_at), "DATETIME_FORMAT")
-        return format_html("{}<br>Deleted at {}.", images, expires)
+        return format_html("{}<br>{}", images, _("Deleted at %(when)s.") % {"when": expires})
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.frame_view)
@@ -166,11 +166,11 @@ class CheckInAdmin(OrganizationScopedAdmin):
         """A kept gate frame, to staff of the check-in's organization only, until it expires."""
         checkin = self.get_queryset(request).filter(pk=checkin_id).first()
         if checkin is None or not self.has_view_permission(request, checkin):
-            raise Http404("No such check-in.")
+            raise Http404(_("No such check-in."))
         frame = CheckInFrame.objects.filter(
             checkin=checkin, pk=frame_id, expires_at__gt=timezone.now()
         ).first()
         if frame is None:
-            raise Http404("No such frame, or it has expired.")
+            raise Http404(_("No such frame, or it has expired."))
         # Re-encoded as JPEG: whatever a client sent is never served as it came.
         return thumbnail_response(frame.image, 1280)

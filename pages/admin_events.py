@@ -145,7 +145,7 @@ class EventAdmin(OrganizationScopedAdmin):
         )
 
     @admin.action(
-        description="Delete all biometric data of the selected events", permissions=["change"]
+        description=_("Delete all biometric data of the selected events"), permissions=["change"]
     )
     def delete_biometric_data(self, request, queryset):
         """Asks first (a page listing what goes), then deletes on the confirming POST."""
@@ -155,14 +155,22 @@ class EventAdmin(OrganizationScopedAdmin):
                 deleted = event_biometrics_delete(event=event, actor=request.user)
                 self.message_user(
                     request,
-                    f"{event}: deleted {deleted['photos']} photos, {deleted['embeddings']} face "
-                    f"templates and {deleted['gate_frames']} gate frames.",
+                    _(
+                        "%(event)s: deleted %(photos)d photos, %(embeddings)d face templates "
+                        "and %(frames)d gate frames."
+                    )
+                    % {
+                        "event": event,
+                        "photos": deleted["photos"],
+                        "embeddings": deleted["embeddings"],
+                        "frames": deleted["gate_frames"],
+                    },
                     messages.SUCCESS,
                 )
             return None
         context = {
             **self.admin_site.each_context(request),
-            "title": "Delete all biometric data?",
+            "title": _("Delete all biometric data?"),
             "opts": self.model._meta,
             "rows": [(event, event_face_data_counts(event)) for event in events],
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,

@@ -84,7 +84,7 @@ class CsvImportForm(forms.Form):
     def clean_csv_file(self):
         upload = self.cleaned_data["csv_file"]
         if upload.size > MAX_CSV_BYTES:
-            raise forms.ValidationError("The file is larger than 20 MB; split it.")
+            raise forms.ValidationError(_("The file is larger than 20 MB; split it."))
         return upload
 
 
@@ -307,7 +307,8 @@ class TicketHolderAdmin(OrganizationScopedAdmin):
                 form.add_error("csv_file", str(exc))
             else:
                 level = messages.WARNING if report.errors else messages.SUCCESS
-                self.message_user(request, f"Import finished: {report.summary}.", level)
+                done = _("Import finished: %(summary)s.") % {"summary": report.summary}
+                self.message_user(request, done, level)
         context = {
             **self.admin_site.each_context(request),
             "title": _("Import ticket holders from CSV"),
