@@ -420,3 +420,10 @@ def test_the_migration_derives_every_status_set_by_hand(event_a):
     migration.derive_status(apps, None)
     statuses = dict(TicketHolder.objects.values_list("ticket_code", "status"))
     assert statuses == {"M1": "invited", "M2": "consented", "M3": "revoked"}
+
+
+def test_the_check_in_log_is_labelled_check_ins(client_a, event_a):
+    home = client_a.get(reverse("admin:index")).content.decode()
+    assert "Check ins" not in home and ">Check-ins<" in home
+    listing = client_a.get(reverse(CHECKINS)).content.decode()
+    assert "Select check-in to view" in listing
