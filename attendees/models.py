@@ -2,18 +2,22 @@ import uuid
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from common.reasons import reason_code_validator
 from common.storage import private_storage
 from events.models import Event
 
+# ICU collation with numeric ordering (migration 0007): "Held out 2" sorts before "Held out 10".
+NATURAL_SORT = "natural_sort"
+
 
 class TicketHolder(models.Model):
     class Status(models.TextChoices):
-        INVITED = "invited", "Invited (no consent yet)"
-        CONSENTED = "consented", "Consented, no accepted photo"
-        ENROLLED = "enrolled", "Enrolled"
-        REVOKED = "revoked", "Ticket revoked"
+        INVITED = "invited", _("Invited (no consent yet)")
+        CONSENTED = "consented", _("Consented, no accepted photo")
+        ENROLLED = "enrolled", _("Enrolled")
+        REVOKED = "revoked", _("Ticket revoked")
 
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="ticket_holders")
     ticket_code = models.CharField(max_length=64)
@@ -27,6 +31,9 @@ class TicketHolder(models.Model):
         default=False, help_text="Set when this face closely matches another holder's face."
     )
     review_note = models.CharField(max_length=300, blank=True)
+    # When the registration link shown to organizers was issued: the link is signed with this
+    # time, so it reads the same on every page load until it is issued again.
+    registration_link_issued_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -57,10 +64,10 @@ def _photo_path(instance, filename):
 
 class EnrollmentPhoto(models.Model):
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        PROCESSING = "processing", "Processing"
-        ACCEPTED = "accepted", "Accepted"
-        REJECTED = "rejected", "Rejected"
+        PENDING = "pending", _("Pending")
+        PROCESSING = "processing", _("Processing")
+        ACCEPTED = "accepted", _("Accepted")
+        REJECTED = "rejected", _("Rejected")
 
     holder = models.ForeignKey(TicketHolder, on_delete=models.CASCADE, related_name="photos")
     image = models.FileField(storage=private_storage, upload_to=_photo_path, max_length=200)

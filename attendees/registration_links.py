@@ -4,9 +4,12 @@ The token carries the holder id and is signed with SECRET_KEY and a salt bound t
 ticket code, so a link dies when the ticket is re-issued (new code) or the holder is deleted.
 """
 
+from datetime import datetime, timedelta
+
 from django.conf import settings
 from django.core import signing
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -28,8 +31,41 @@ def _signer(ticket_code: str) -> signing.TimestampSigner:
     return signing.TimestampSigner(salt=f"{SALT}:{ticket_code}")
 
 
+class _IssuedAtSigner(signing.TimestampSigner):
+    """A TimestampSigner that signs with a stored issue time instead of now: the same holder
+    and time give the same token (verified by the ordinary TimestampSigner)."""
+
+    def __init__(self, *, issued_at: datetime, **kwargs):
+        super().__init__(**kwargs)
+        self._stamp = signing.b62_encode(int(issued_at.timestamp()))
+
+    def timestamp(self):
+        return self._stamp
+
+
 def registration_token_make(holder: TicketHolder) -> str:
     return _signer(holder.ticket_code).sign(str(holder.pk))
+
+
+def registration_link_expires_at(holder: TicketHolder) -> datetime | None:
+    issued = holder.registration_link_issued_at
+    if issued is None:
+        return None
+    return issued + timedelta(seconds=settings.FACEPASS_REGISTRATION_LINK_MAX_AGE)
+
+
+def registration_link_current(holder: TicketHolder, base_url: str = "") -> str | None:
+    """The holder's issued link, identical on every call until it is issued again; None when
+    none was issued or it has expired."""
+    expires = registration_link_expires_at(holder)
+    if expires is None or expires <= timezone.now():
+        return None
+    issued = holder.registration_link_issued_at
+    assert issued is not None
+    signer = _IssuedAtSigner(issued_at=issued, salt=f"{SALT}:{holder.ticket_code}")
+    path = reverse("attendees:register", kwargs={"token": signer.sign(str(holder.pk))})
+    base = (base_url or settings.FACEPASS_PUBLIC_BASE_URL).rstrip("/")
+    return f"{base}{path}"
 
 
 def registration_path(holder: TicketHolder) -> str:

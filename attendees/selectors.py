@@ -1,7 +1,11 @@
 """Reads for ticket holders and photos."""
 
+from collections import Counter
+
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from attendees.models import EnrollmentPhoto, TicketHolder
 from common.reasons import Reason
@@ -62,3 +66,32 @@ def ticket_holder_photos(holder: TicketHolder) -> QuerySet[EnrollmentPhoto]:
 
 def ticket_holder_photo(holder: TicketHolder, photo_id: int) -> EnrollmentPhoto | None:
     return holder.photos.filter(pk=photo_id).first()
+
+
+CHECKING = (EnrollmentPhoto.Status.PENDING, EnrollmentPhoto.Status.PROCESSING)
+
+
+def ticket_holder_status_detail(holder: TicketHolder) -> str:
+    """The holder's status in words with what it comes from: consent and the photos (accepted,
+    being checked, rejected and why). Reads holder.photos.all(), so a prefetch serves a list."""
+    photos = list(holder.photos.all())
+    accepted = sum(p.status == EnrollmentPhoto.Status.ACCEPTED for p in photos)
+    checking = sum(p.status in CHECKING for p in photos)
+    rejected = Counter(
+        p.rejection_code for p in photos if p.status == EnrollmentPhoto.Status.REJECTED
+    )
+    parts = [str(holder.get_status_display())]
+    if holder.status != TicketHolder.Status.INVITED and not holder.has_consented:
+        parts.append(_("no consent"))
+    if accepted:
+        parts.append(ngettext("%d photo accepted", "%d photos accepted", accepted) % accepted)
+    if checking:
+        text = ngettext("%d photo being checked", "%d photos being checked", checking)
+        parts.append(text % checking)
+    for code, count in sorted(rejected.items()):
+        label = Reason(code).label if code in Reason.values else _("no reason given")
+        parts.append(
+            ngettext("%(n)d photo rejected: %(why)s", "%(n)d photos rejected: %(why)s", count)
+            % {"n": count, "why": label}
+        )
+    return " · ".join(parts)

@@ -1,5 +1,7 @@
 """Writes for ticket holders and their enrollment photos."""
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, Q, Value, When
@@ -97,20 +99,44 @@ def enrollment_photo_delete(*, photo: EnrollmentPhoto, actor=None, actor_label: 
     ticket_holder_refresh_status(holder=holder)
 
 
+def _derived_status(holder: TicketHolder) -> str:
+    """What the holder's consent and photos make them; revocation is not derived (it is an
+    organizer's act) and is handled by the callers."""
+    if holder.photos.filter(status=EnrollmentPhoto.Status.ACCEPTED).exists():
+        return TicketHolder.Status.ENROLLED
+    if holder.has_consented:
+        return TicketHolder.Status.CONSENTED
+    return TicketHolder.Status.INVITED
+
+
 def ticket_holder_refresh_status(*, holder: TicketHolder) -> TicketHolder:
     if holder.status == TicketHolder.Status.REVOKED:
         return holder
-    accepted = holder.photos.filter(status=EnrollmentPhoto.Status.ACCEPTED).exists()
-    if accepted:
-        status = TicketHolder.Status.ENROLLED
-    elif holder.has_consented:
-        status = TicketHolder.Status.CONSENTED
-    else:
-        status = TicketHolder.Status.INVITED
+    status = _derived_status(holder)
     if status != holder.status:
         holder.status = status
         holder.save(update_fields=["status", "updated_at"])
     return holder
+
+
+def ticket_holder_revoke(*, holder: TicketHolder) -> bool:
+    """Revoke the ticket: the gates deny it and its registration link stops working. Consent
+    and photos are kept, so an unrevoke restores the holder as they were. True if it changed."""
+    if holder.status == TicketHolder.Status.REVOKED:
+        return False
+    holder.status = TicketHolder.Status.REVOKED
+    holder.save(update_fields=["status", "updated_at"])
+    return True
+
+
+def ticket_holder_unrevoke(*, holder: TicketHolder) -> bool:
+    """Undo a revocation: the status is derived again from consent and photos. True if it
+    changed."""
+    if holder.status != TicketHolder.Status.REVOKED:
+        return False
+    holder.status = _derived_status(holder)
+    holder.save(update_fields=["status", "updated_at"])
+    return True
 
 
 def registration_consent_record(*, holder: TicketHolder, text_version: str) -> TicketHolder:
@@ -128,3 +154,21 @@ def registration_check_open(holder: TicketHolder) -> None:
     block = registration_block(holder)
     if block is not None:
         raise ReasonError(block)
+
+
+def ticket_holders_registration_links_issue(holders, *, only_missing: bool = False) -> int:
+    """Issue (sign anew, from now) the registration links of the given holders, revoked ones
+    left out; with only_missing, only links never issued or expired. Earlier links stay valid
+    until they expire. Returns how many were issued."""
+    holders = holders.exclude(status=TicketHolder.Status.REVOKED)
+    now = timezone.now()
+    if only_missing:
+        oldest_valid = now - timedelta(seconds=settings.FACEPASS_REGISTRATION_LINK_MAX_AGE)
+        holders = holders.filter(
+            Q(registration_link_issued_at__isnull=True)
+            | Q(registration_link_issued_at__lte=oldest_valid)
+        )
+    # A plain update: the queryset may come from an admin list with ordering and joins.
+    return TicketHolder.objects.filter(pk__in=holders.values("pk")).update(
+        registration_link_issued_at=now
+    )

@@ -5,6 +5,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from facepass_site.health import healthz
+from pages.home import home
 from pages.photos import photo_thumbnail
 
 # Request fields over DATA_UPLOAD_MAX_MEMORY_SIZE: 413 (JSON for API clients), not a bare 400.
@@ -14,6 +15,7 @@ admin.site.site_header = "FacePass organizer admin"
 admin.site.site_title = "FacePass"
 
 urlpatterns = [
+    path("", home, name="home"),
     path("healthz", healthz, name="healthz"),
     # The language switcher of base.html posts here (sets the language cookie, goes back).
     path("i18n/", include("django.conf.urls.i18n")),

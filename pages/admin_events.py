@@ -5,7 +5,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db import transaction
+from django.http import Http404
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
@@ -14,6 +16,7 @@ from checkins.services import face_only_opening_check
 from common.reasons import ReasonError
 from events.admin_scoping import OrganizationScopedAdmin, ScopedInline
 from events.models import Event, Gate
+from pages.admin_dashboard import event_dashboard_view
 from privacy.services import event_biometrics_delete, event_face_data_counts
 
 PLANNING_SIZES = (1_000, 10_000, 100_000)
@@ -72,7 +75,15 @@ class GateInline(ScopedInline):
 class EventAdmin(OrganizationScopedAdmin):
     org_path = "organization"
     scoped_foreign_keys = {"organization": ""}
-    list_display = ["name", "organization", "venue", "starts_at", "status", "security_level"]
+    list_display = [
+        "name",
+        "organization",
+        "venue",
+        "starts_at",
+        "status",
+        "security_level",
+        "dashboard_link",
+    ]
     list_filter = ["status", "security_level", "entry_policy"]
     search_fields = ["name", "venue", "slug"]
     prepopulated_fields = {"slug": ("name",)}
@@ -81,6 +92,25 @@ class EventAdmin(OrganizationScopedAdmin):
     actions = ["delete_biometric_data"]
     form = EventAdminForm
     readonly_fields = ["face_only_capacity"]
+    change_form_template = "admin/events/event/change_form.html"
+
+    @admin.display(description=_("Overview"))
+    def dashboard_link(self, event):
+        url = reverse("admin:events_event_dashboard", args=[event.pk])
+        return format_html('<a href="{}">{}</a>', url, _("Dashboard"))
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.dashboard_view)
+        return [
+            path("<int:event_id>/dashboard/", view, name="events_event_dashboard"),
+            *super().get_urls(),
+        ]
+
+    def dashboard_view(self, request, event_id: int):
+        event = self.get_queryset(request).filter(pk=event_id).first()
+        if event is None or not self.has_view_permission(request, event):
+            raise Http404(_("No such event."))
+        return event_dashboard_view(self, request, event)
 
     @admin.display(description=_("Face-only capacity"))
     def face_only_capacity(self, event):
@@ -115,7 +145,7 @@ class EventAdmin(OrganizationScopedAdmin):
         )
 
     @admin.action(
-        description="Delete all biometric data of the selected events", permissions=["change"]
+        description=_("Delete all biometric data of the selected events"), permissions=["change"]
     )
     def delete_biometric_data(self, request, queryset):
         """Asks first (a page listing what goes), then deletes on the confirming POST."""
@@ -125,14 +155,22 @@ class EventAdmin(OrganizationScopedAdmin):
                 deleted = event_biometrics_delete(event=event, actor=request.user)
                 self.message_user(
                     request,
-                    f"{event}: deleted {deleted['photos']} photos, {deleted['embeddings']} face "
-                    f"templates and {deleted['gate_frames']} gate frames.",
+                    _(
+                        "%(event)s: deleted %(photos)d photos, %(embeddings)d face templates "
+                        "and %(frames)d gate frames."
+                    )
+                    % {
+                        "event": event,
+                        "photos": deleted["photos"],
+                        "embeddings": deleted["embeddings"],
+                        "frames": deleted["gate_frames"],
+                    },
                     messages.SUCCESS,
                 )
             return None
         context = {
             **self.admin_site.each_context(request),
-            "title": "Delete all biometric data?",
+            "title": _("Delete all biometric data?"),
             "opts": self.model._meta,
             "rows": [(event, event_face_data_counts(event)) for event in events],
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,

@@ -114,7 +114,7 @@ def test_api_keys_created_and_revoked_in_the_admin_are_recorded_once(client_a, o
     )
     assert created.details == {"name": "ticket shop", "prefix": key.prefix}
 
-    revoke = {"action": "revoke_keys", "_selected_action": [key.pk]}
+    revoke = {"action": "revoke_keys", "_selected_action": [key.pk], "post": "yes"}
     client_a.post(reverse("admin:api_apikey_changelist"), revoke)
     api_key_revoke(key=ApiKey.objects.get(pk=key.pk), actor=organizer_a)  # already revoked
     [revoked] = AuditEntry.objects.filter(action="api_key_revoke")

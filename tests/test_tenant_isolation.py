@@ -457,6 +457,29 @@ def check_admin_csv_import(w: World) -> None:
     assert snapshot(w.holder_b) == before
 
 
+def check_admin_event_dashboard(w: World) -> None:
+    def url(event):
+        return reverse("admin:events_event_dashboard", args=[event.pk])
+
+    shows_b(w.staff_b.get(url(w.event_b)))
+    own = w.staff_a.get(url(w.event_a))
+    assert own.status_code == 200
+    shows_nothing_of_b(own)
+    refused(w.staff_a.get(url(w.event_b)))
+
+
+def check_admin_holder_acts(w: World) -> None:
+    """Revoke, unrevoke and issue-link buttons of a holder's page: B's holder stays as it was."""
+    before = snapshot(w.holder_b)
+    for what in ("revoke", "unrevoke", "link"):
+        url = reverse("admin:attendees_ticketholder_act", args=[w.holder_b.pk, what])
+        refused(w.staff_a.post(url))
+        refused(w.staff_a.get(url))
+    assert snapshot(w.holder_b) == before
+    own = reverse("admin:attendees_ticketholder_act", args=[w.holder_a.pk, "link"])
+    assert w.staff_a.post(own).status_code == 302
+
+
 # --- the API ------------------------------------------------------------------------------
 
 
@@ -772,6 +795,9 @@ CHECKS: dict[str, Callable[[World], None]] = {
     "admin:auth_user_password_change": check_admin_user_password,
     "admin:events_checkin_frame": check_admin_checkin_frame,
     "admin:attendees_ticketholder_import_csv": check_admin_csv_import,
+    "admin:events_event_dashboard": check_admin_event_dashboard,
+    "admin:attendees_ticketholder_act": check_admin_holder_acts,
+    "home": check_no_tenant_data("home"),
     "api:event-list": check_api_event_list,
     "api:event-detail": check_api_event_detail,
     "api:event-close": check_api_event_action("close"),

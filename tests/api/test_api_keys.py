@@ -113,7 +113,7 @@ def test_an_organizer_revokes_a_key_with_the_admin_action(client_a, org_a):
     key, plaintext = api_key_create(organization=org_a, name="shop")
     client_a.post(
         reverse("admin:api_apikey_changelist"),
-        {"action": "revoke_keys", "_selected_action": [key.pk]},
+        {"action": "revoke_keys", "_selected_action": [key.pk], "post": "yes"},
     )
     key.refresh_from_db()
     assert key.revoked_at is not None
@@ -126,7 +126,7 @@ def test_an_organizer_cannot_see_or_revoke_another_organizations_keys(client_a, 
     assert key.prefix not in listing
     client_a.post(
         reverse("admin:api_apikey_changelist"),
-        {"action": "revoke_keys", "_selected_action": [key.pk]},
+        {"action": "revoke_keys", "_selected_action": [key.pk], "post": "yes"},
     )
     key.refresh_from_db()
     assert key.revoked_at is None
