@@ -43,9 +43,10 @@ FACE_ERRORS = {
 }
 
 
-def image_request(serializer_class) -> dict:
-    """The request body of an image endpoint, in both accepted content types."""
-    return {"multipart/form-data": serializer_class, "application/json": serializer_class}
+def image_request(upload_class, base64_class) -> dict:
+    """The request body of an image endpoint in both accepted content types: a multipart form
+    with file fields (Swagger UI shows a file picker), or JSON with base64 fields."""
+    return {"multipart/form-data": upload_class, "application/json": base64_class}
 
 
 class ApiPagination(PageNumberPagination):

@@ -11,11 +11,13 @@ from rest_framework.response import Response
 from api.selectors import checkins_for_organization, gates_for_organization
 from api.serializers import ErrorSerializer
 from api.serializers_face import (
+    CheckInBase64Serializer,
     CheckInChallengeRequestSerializer,
     CheckInChallengeSerializer,
     CheckInCreateSerializer,
     CheckInListQuerySerializer,
     CheckInSerializer,
+    CheckInUploadSerializer,
 )
 from api.views_base import ERRORS, FACE_ERRORS, ApiViewSet, ImageUploadMixin, image_request
 from checkins.services import (
@@ -75,7 +77,7 @@ class CheckInViewSet(
 
     @extend_schema(
         parameters=[IDEMPOTENCY_KEY],
-        request=image_request(CheckInCreateSerializer),
+        request=image_request(CheckInUploadSerializer, CheckInBase64Serializer),
         responses={201: CheckInSerializer, 409: ErrorSerializer, **FACE_ERRORS},
     )
     def create(self, request, *args, **kwargs):

@@ -6,8 +6,17 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from api.selectors import events_for_organization
-from api.serializers_face import FaceResultSerializer, VerifyInputSerializer
-from api.serializers_photos import ImageInputSerializer
+from api.serializers_face import (
+    FaceResultSerializer,
+    VerifyBase64Serializer,
+    VerifyInputSerializer,
+    VerifyUploadSerializer,
+)
+from api.serializers_photos import (
+    ImageBase64Serializer,
+    ImageInputSerializer,
+    ImageUploadSerializer,
+)
 from api.views import EVENT_ID
 from api.views_base import FACE_ERRORS, ApiViewSet, ImageUploadMixin, image_request
 from checkins.services import CheckInRequest, checkin_perform
@@ -39,7 +48,7 @@ class FaceViewSet(ImageUploadMixin, ApiViewSet):
         return Response(FaceResultSerializer(checkin_perform(request_).outcome).data)
 
     @extend_schema(
-        request=image_request(VerifyInputSerializer),
+        request=image_request(VerifyUploadSerializer, VerifyBase64Serializer),
         responses={200: FaceResultSerializer, **FACE_ERRORS},
         description="Is the person in the image the holder of `ticket_code` in this event? "
         "Decides like a 1:1 gate (admit when the best similarity reaches the threshold, "
@@ -62,7 +71,7 @@ class FaceViewSet(ImageUploadMixin, ApiViewSet):
         )
 
     @extend_schema(
-        request=image_request(ImageInputSerializer),
+        request=image_request(ImageUploadSerializer, ImageBase64Serializer),
         responses={200: FaceResultSerializer, **FACE_ERRORS},
         description="Which enrolled holder of this event is the person in the image? Decides "
         "like a face-only gate: admit the best match when it reaches the threshold and beats "

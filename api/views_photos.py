@@ -11,7 +11,12 @@ from api.selectors import (
     ticket_holders_for_organization,
 )
 from api.serializers import ErrorSerializer
-from api.serializers_photos import ImageInputSerializer, PhotoSerializer
+from api.serializers_photos import (
+    ImageBase64Serializer,
+    ImageInputSerializer,
+    ImageUploadSerializer,
+    PhotoSerializer,
+)
 from api.views import EVENT_ID, HOLDER_ID
 from api.views_base import ERRORS, IMAGE_ERRORS, ApiViewSet, ImageUploadMixin, image_request
 from attendees.models import EnrollmentPhoto, TicketHolder
@@ -45,7 +50,7 @@ class HolderPhotoViewSet(ImageUploadMixin, mixins.ListModelMixin, ApiViewSet):
         return super().list(request, *args, **kwargs)
 
     @extend_schema(
-        request=image_request(ImageInputSerializer),
+        request=image_request(ImageUploadSerializer, ImageBase64Serializer),
         responses={
             202: PhotoSerializer,
             409: ErrorSerializer,
