@@ -20,10 +20,12 @@ from api.serializers_face import (
     CheckInSerializer,
     CheckInUploadSerializer,
 )
+from api.serializers_gates import OverrideSerializer
 from api.views_base import ApiViewSet, ImageUploadMixin, image_request, pagination_for
 from checkins.services import (
     CheckInRequest,
     challenge_prompt,
+    checkin_override,
     checkin_perform,
     liveness_challenge_issue,
 )
@@ -195,3 +197,49 @@ class CheckInViewSet(
             "expires_in": issued.expires_in,
         }
         return Response(CheckInChallengeSerializer(body).data)
+
+    @extend_schema(
+        summary="Override a check-in (admit anyway, or deny)",
+        request=OverrideSerializer,
+        responses={
+            201: CheckInSerializer,
+            **errors(
+                "invalid",
+                "not_found",
+                "no_ticket_holder",
+                "ticket_revoked",
+                "gates_not_open",
+                "already_checked_in",
+                "unchanged",
+                "not_an_attempt",
+            ),
+        },
+        examples=[
+            ex.request(
+                "Admit anyway",
+                {
+                    "decision": "admit",
+                    "reason": "Wristband checked by hand: re-entry after first aid.",
+                },
+            ),
+            ex.request("Deny", {"decision": "deny", "reason": "Photo ID does not match."}),
+            ex.response("Overridden", ex.OVERRIDE, 201),
+        ],
+    )
+    @action(detail=True, methods=["post"])
+    def override(self, request, *args, **kwargs):
+        """Staff overrule a gate attempt, as on the gate page: `admit` (admit anyway) or
+        `deny`, with a reason. Recorded as a new check-in (reason staff_override) pointing at
+        the attempt (`overrides`), audited with this API key, and sent as a checkin.created
+        webhook; the attempt itself never changes. Admitting needs a ticket holder, a valid
+        ticket, open gates and, under single entry, no standing entry. Overriding the same
+        attempt again (a change of mind) is allowed; an override itself is not a target."""
+        serializer = OverrideSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        override = checkin_override(
+            checkin=self.get_object(),
+            staff_user=None,
+            actor=request.user,
+            **serializer.validated_data,
+        )
+        return Response(CheckInSerializer(override).data, status=status.HTTP_201_CREATED)

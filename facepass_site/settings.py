@@ -218,6 +218,11 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI from the installed package: the docs page fetches nothing from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # An override decides admit or deny: a choice set of its own next to the check-in's.
+    "ENUM_NAME_OVERRIDES": {
+        "DecisionEnum": "events.models.CheckIn.Decision",
+        "OverrideDecisionEnum": ["admit", "deny"],
+    },
 }
 
 # --- Face pipeline -----------------------------------------------------------
