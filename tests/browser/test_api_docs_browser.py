@@ -42,6 +42,8 @@ def test_the_image_endpoints_offer_a_file_picker_for_multipart_in_swagger_ui(
 ):
     page = open_page(browser)
     page.goto("/api/docs/")
+    expect(page.get_by_role("heading", name="Getting started")).to_be_visible()
+    expect(page.get_by_role("heading", name="Webhooks", exact=True)).to_be_attached()
     for method, path, fields in IMAGE_OPERATIONS:
         block = operation(page, method, path)
         content_type = block.locator(".body-param-content-type select")
@@ -68,6 +70,8 @@ def test_a_photo_chosen_in_swagger_ui_is_uploaded_as_a_file(
     page.goto("/api/docs/")
     page.get_by_role("button", name="Authorize").first.click()
     dialog = page.locator(".modal-ux")
+    expect(dialog).to_contain_text("fp_<prefix>_<secret>")  # the key format, not "fp__"
+    expect(dialog).to_contain_text("/admin/api/apikey/add/")
     dialog.locator(".auth-container input").fill(key)
     dialog.get_by_role("button", name="Apply credentials").click()
     dialog.locator("button.btn-done").click()
