@@ -70,4 +70,11 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
     name = "ApiKeyAuth"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "http", "scheme": "bearer", "description": "fp_<prefix>_<secret>"}
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "Paste your whole API key: `fp_<prefix>_<secret>`, e.g. "
+            "`fp_3f9a1c2e_q8Hn2kV0...`. Keys are created in the organizer admin under "
+            "API keys → Add (`/admin/api/apikey/add/`) and shown once. Sent as "
+            "`Authorization: Bearer <key>`.",
+        }

@@ -4,7 +4,11 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.images import image_bytes_from
-from api.serializers_photos import ImageInputSerializer
+from api.serializers_photos import (
+    IMAGE_BASE64_HELP,
+    ImageFileField,
+    ImageInputSerializer,
+)
 from attendees.models import TicketHolder
 from checkins.selectors import entry_used
 from checkins.services import MAX_FRAMES
@@ -21,7 +25,23 @@ class HolderRefSerializer(serializers.ModelSerializer):
 
 
 class VerifyInputSerializer(ImageInputSerializer):
-    ticket_code = serializers.CharField(max_length=64)
+    ticket_code = serializers.CharField(
+        max_length=64, help_text="The ticket code the person shows, e.g. DEMO-0001."
+    )
+
+
+class VerifyUploadSerializer(VerifyInputSerializer):
+    """A photo file and the ticket code it should match, as multipart/form-data."""
+
+    image = ImageFileField()
+    image_base64 = None
+
+
+class VerifyBase64Serializer(VerifyInputSerializer):
+    """A base64 photo and the ticket code it should match, as JSON."""
+
+    image = None
+    image_base64 = serializers.CharField(help_text=IMAGE_BASE64_HELP)
 
 
 class FaceResultSerializer(serializers.Serializer):
@@ -50,7 +70,7 @@ class CheckInCreateSerializer(ImageInputSerializer):
     burst)."""
 
     images = serializers.ListField(
-        child=serializers.FileField(allow_empty_file=True),
+        child=ImageFileField(),
         required=False,
         max_length=MAX_FRAMES,
         help_text=f"A burst of up to {MAX_FRAMES} camera frames (multipart, repeated field).",
@@ -93,6 +113,29 @@ class CheckInCreateSerializer(ImageInputSerializer):
         if not attrs["frames"]:
             raise serializers.ValidationError({"images": ["Send at least one frame."]})
         return attrs
+
+
+ONE_OR_BURST = "One photo; or send a burst instead."
+
+
+class CheckInUploadSerializer(CheckInCreateSerializer):
+    """A check-in as multipart/form-data: one photo file (`image`) or a burst of frame files
+    (`images`, the field repeated, oldest first)."""
+
+    image = ImageFileField(required=False, help_text=ONE_OR_BURST)
+    image_base64 = None
+    images_base64 = None
+
+
+class CheckInBase64Serializer(CheckInCreateSerializer):
+    """A check-in as JSON: one base64 photo (`image_base64`) or a burst of base64 frames
+    (`images_base64`, oldest first)."""
+
+    image = None
+    images = None
+    image_base64 = serializers.CharField(
+        required=False, help_text=f"{IMAGE_BASE64_HELP} {ONE_OR_BURST}"
+    )
 
 
 class CheckInChallengeRequestSerializer(serializers.Serializer):

@@ -8,23 +8,51 @@ from rest_framework import serializers
 from api.images import image_bytes_from
 from attendees.models import EnrollmentPhoto
 
+IMAGE_FILE_HELP = "A JPEG, PNG or WebP photo file (multipart/form-data)."
+IMAGE_BASE64_HELP = (
+    'The photo as base64 (application/json), e.g. "/9j/4AAQSkZJRg..."; a data: URL '
+    'prefix ("data:image/jpeg;base64,...") and line breaks are allowed.'
+)
+
+
+@extend_schema_field(OpenApiTypes.BINARY)
+class ImageFileField(serializers.FileField):
+    """A file upload, declared `format: binary` so Swagger UI offers a file picker (DRF's
+    FileField is documented as a URI, the form it has in responses)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("help_text", IMAGE_FILE_HELP)
+        # An empty file is reported as not_an_image, like other junk.
+        super().__init__(allow_empty_file=True, **kwargs)
+
 
 class ImageInputSerializer(serializers.Serializer):
     """One photo, as a multipart file or as base64 in JSON; validated data has its bytes."""
 
-    image = serializers.FileField(
-        required=False,
-        allow_empty_file=True,  # an empty file is reported as not_an_image, like other junk
-        help_text="The image file (multipart/form-data).",
-    )
-    image_base64 = serializers.CharField(
-        required=False,
-        help_text="The image as base64 (application/json); a data: URL prefix is allowed.",
-    )
+    image = ImageFileField(required=False)
+    image_base64 = serializers.CharField(required=False, help_text=IMAGE_BASE64_HELP)
 
     def validate(self, attrs):
         attrs["image"] = image_bytes_from(attrs.get("image"), attrs.pop("image_base64", None))
         return attrs
+
+
+# The request bodies as documented, one per content type (validation uses the classes above,
+# which accept both): a multipart form has the file fields, a JSON body the base64 ones.
+
+
+class ImageUploadSerializer(ImageInputSerializer):
+    """One photo as a file in a multipart/form-data body."""
+
+    image = ImageFileField()
+    image_base64 = None
+
+
+class ImageBase64Serializer(ImageInputSerializer):
+    """One photo as base64 in a JSON body."""
+
+    image = None
+    image_base64 = serializers.CharField(help_text=IMAGE_BASE64_HELP)
 
 
 class PhotoSerializer(serializers.ModelSerializer):

@@ -5,6 +5,7 @@ from api.errors import not_found_view
 from api.views import EventViewSet, TicketHolderViewSet
 from api.views_checkins import CheckInViewSet
 from api.views_face import FaceViewSet
+from api.views_gates import GateViewSet
 from api.views_photos import HolderPhotoViewSet, PhotoViewSet
 
 app_name = "api"
@@ -13,6 +14,7 @@ router = SimpleRouter()
 router.register("events", EventViewSet, basename="event")
 router.register(r"events/(?P<event_id>\d+)", FaceViewSet, basename="face")
 router.register(r"events/(?P<event_id>\d+)/holders", TicketHolderViewSet, basename="holder")
+router.register(r"events/(?P<event_id>\d+)/gates", GateViewSet, basename="gate")
 router.register(
     r"events/(?P<event_id>\d+)/holders/(?P<holder_id>\d+)/photos",
     HolderPhotoViewSet,

@@ -6,17 +6,18 @@ views_checkins.py.
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from api import docs_examples as ex
+from api.docs_errors import errors
 from api.selectors import events_for_organization, ticket_holders_for_event
 from api.serializers import (
     BulkHolderRowSerializer,
     BulkResultSerializer,
-    ErrorSerializer,
     EventSerializer,
     HolderListQuerySerializer,
     OpenGatesSerializer,
@@ -28,7 +29,7 @@ from api.serializers_photos import (
     RegistrationLinkSerializer,
 )
 from api.services import BULK_MAX_ROWS, registration_link_issue, ticket_holders_bulk_upsert
-from api.views_base import ERRORS, ApiViewSet
+from api.views_base import ApiViewSet, pagination_for
 from attendees.models import TicketHolder
 from attendees.services import (
     ticket_holder_create,
@@ -45,10 +46,37 @@ from privacy.services import (
     ticket_holder_delete,
 )
 
-CONFLICT = {409: ErrorSerializer}
+EVENT_RESPONSE = [ex.response("Event", ex.EVENT)]
 
 
-@extend_schema(tags=["events"], responses={200: EventSerializer, **ERRORS})
+@extend_schema(tags=["events"])
+@extend_schema_view(
+    list=extend_schema(
+        summary="List events",
+        description="The organization's events, newest first, each with its gates. "
+        "`face_only_capacity` is null in lists (see one event).",
+        responses={200: EventSerializer(many=True), **errors("invalid", "not_found")},
+        examples=EVENT_RESPONSE,
+    ),
+    retrieve=extend_schema(
+        summary="Get an event",
+        description="One event with its gates and, with a calibrated active model, the "
+        "expected outcomes of a face-only gate at its current size (`face_only_capacity`).",
+        responses={200: EventSerializer, **errors("not_found")},
+        examples=EVENT_RESPONSE,
+    ),
+    partial_update=extend_schema(
+        summary="Change an event",
+        description="Change the name, venue, times, entry policy, security level, retention "
+        "or liveness policy. The slug is set once; status changes go through `open-gates` "
+        "and `close`.",
+        responses={200: EventSerializer, **errors("invalid", "not_found")},
+        examples=[
+            ex.request("Move the start", {"starts_at": "2026-07-18T15:30:00Z"}),
+            *EVENT_RESPONSE,
+        ],
+    ),
+)
 class EventViewSet(
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
@@ -59,6 +87,7 @@ class EventViewSet(
     serializer_class = EventSerializer
     queryset = Event.objects.none()
     http_method_names = ["get", "post", "patch", "head", "options"]
+    pagination_class = pagination_for("/api/v1/events/")
 
     def get_queryset(self):
         if self.schema_only:
@@ -71,8 +100,18 @@ class EventViewSet(
             context["organization"] = self.organization
         return context
 
-    @extend_schema(responses={201: EventSerializer, **ERRORS})
+    @extend_schema(
+        summary="Create an event",
+        responses={201: EventSerializer, **errors("invalid")},
+        examples=[
+            ex.request("Festival", ex.EVENT_CREATE),
+            ex.response("Created", ex.EVENT | {"gates": [], "status": "draft"}, 201),
+        ],
+    )
     def create(self, request, *args, **kwargs):
+        """Create an event in draft. The slug defaults to the name's; add gates with
+        `POST /api/v1/events/{event_id}/gates/`, ticket holders with
+        `POST /api/v1/events/{event_id}/holders/` (or `/bulk/`), then open the gates."""
         return super().create(request, *args, **kwargs)
 
     def perform_create(self, serializer):
@@ -89,7 +128,17 @@ class EventViewSet(
         return Response(self.get_serializer(event).data)
 
     @extend_schema(
-        request=OpenGatesSerializer, responses={200: EventSerializer, **CONFLICT, **ERRORS}
+        summary="Open the gates",
+        request=OpenGatesSerializer,
+        responses={
+            200: EventSerializer,
+            **errors("invalid", "not_found", "event_closed", "face_only_capacity"),
+        },
+        examples=[
+            ex.request("Open", {}),
+            ex.request("Open face-only gates anyway", {"confirm_face_only": True}),
+            ex.response("Opened", ex.EVENT | {"status": "gates_open"}),
+        ],
     )
     @action(detail=True, methods=["post"], url_path="open-gates")
     def open_gates(self, request, pk=None):
@@ -101,7 +150,12 @@ class EventViewSet(
         event = event_gates_open(event=self.get_object(), **options.validated_data)
         return Response(self.get_serializer(event).data)
 
-    @extend_schema(request=None, responses={200: EventSerializer, **ERRORS})
+    @extend_schema(
+        summary="Close the event",
+        request=None,
+        responses={200: EventSerializer, **errors("not_found")},
+        examples=[ex.response("Closed", ex.EVENT | {"status": "closed"})],
+    )
     @action(detail=True, methods=["post"])
     def close(self, request, pk=None):
         """Close the event: no more check-ins. Closing a closed event changes nothing."""
@@ -112,10 +166,28 @@ EVENT_ID = OpenApiParameter("event_id", OpenApiTypes.INT, OpenApiParameter.PATH)
 HOLDER_ID = OpenApiParameter("holder_id", OpenApiTypes.INT, OpenApiParameter.PATH)
 
 
-@extend_schema(
-    tags=["ticket holders"],
-    parameters=[EVENT_ID],
-    responses={200: TicketHolderSerializer, **ERRORS},
+HOLDER_RESPONSE = [ex.response("Ticket holder", ex.HOLDER)]
+
+
+@extend_schema(tags=["ticket holders"], parameters=[EVENT_ID])
+@extend_schema_view(
+    retrieve=extend_schema(
+        summary="Get a ticket holder",
+        description="One ticket holder: ticket fields, derived status (invited, consented, "
+        "enrolled, revoked) and consent.",
+        responses={200: TicketHolderSerializer, **errors("not_found")},
+        examples=HOLDER_RESPONSE,
+    ),
+    partial_update=extend_schema(
+        summary="Change a ticket holder",
+        description="Change the ticket code, name, e-mail or external id. Status and consent "
+        "are not set by hand: they follow consent, photos and revocation.",
+        responses={200: TicketHolderSerializer, **errors("invalid", "not_found")},
+        examples=[
+            ex.request("New e-mail", {"email": "ana.g@example.org"}),
+            *HOLDER_RESPONSE,
+        ],
+    ),
 )
 class TicketHolderViewSet(
     mixins.ListModelMixin,
@@ -127,6 +199,7 @@ class TicketHolderViewSet(
 ):
     serializer_class = TicketHolderSerializer
     queryset = TicketHolder.objects.none()
+    pagination_class = pagination_for("/api/v1/events/12/holders/")
 
     @property
     def event(self) -> Event:
@@ -151,12 +224,33 @@ class TicketHolderViewSet(
             context["event"] = self.event
         return context
 
-    @extend_schema(parameters=[HolderListQuerySerializer])
+    @extend_schema(
+        summary="List ticket holders",
+        parameters=[HolderListQuerySerializer],
+        responses={200: TicketHolderSerializer(many=True), **errors("invalid", "not_found")},
+        examples=HOLDER_RESPONSE,
+    )
     def list(self, request, *args, **kwargs):
+        """The event's ticket holders by ticket code, filtered by `status` or by `search` (part
+        of a ticket code)."""
         return super().list(request, *args, **kwargs)
 
-    @extend_schema(responses={201: TicketHolderSerializer, **ERRORS})
+    @extend_schema(
+        summary="Create a ticket holder",
+        responses={201: TicketHolderSerializer, **errors("invalid", "not_found")},
+        examples=[
+            ex.request("Ticket sold", ex.HOLDER_CREATE),
+            ex.response(
+                "Created",
+                ex.HOLDER | {"status": "invited", "consent_at": None, "consent_text_version": ""},
+                201,
+            ),
+        ],
+    )
     def create(self, request, *args, **kwargs):
+        """Add one ticket holder (a sold ticket). The ticket code and external id are unique
+        within the event. Next: their consent and a photo, through the registration link
+        or through `consent` and `photos`."""
         return super().create(request, *args, **kwargs)
 
     def perform_create(self, serializer):
@@ -167,16 +261,37 @@ class TicketHolderViewSet(
             holder=serializer.instance, **serializer.validated_data
         )
 
-    @extend_schema(responses={204: None, **ERRORS})
+    @extend_schema(summary="Delete a ticket holder", responses={204: None, **errors("not_found")})
     def destroy(self, request, *args, **kwargs):
+        """Delete the ticket holder with all their photos and face templates (files too);
+        their check-ins stay, without the person. Recorded in the audit log."""
         return super().destroy(request, *args, **kwargs)
 
     def perform_destroy(self, instance):
         ticket_holder_delete(holder=instance, actor=self.request.user)
 
     @extend_schema(
+        summary="Create or update ticket holders in bulk",
         request=BulkHolderRowSerializer(many=True),
-        responses={200: BulkResultSerializer, **ERRORS},
+        responses={200: BulkResultSerializer, **errors("invalid", "not_found")},
+        examples=[
+            ex.request(
+                "Two rows",
+                [
+                    ex.HOLDER_CREATE,
+                    {"ticket_code": "RVF-2026-000482", "name": "Luis Pérez", "email": ""},
+                ],
+            ),
+            ex.response(
+                "One created, one invalid",
+                {
+                    "created": 1,
+                    "updated": 0,
+                    "unchanged": 0,
+                    "errors": [{"index": 1, "message": "email: Enter a valid email address."}],
+                },
+            ),
+        ],
         description=(
             f"Upsert up to {BULK_MAX_ROWS} holders by ticket code. Valid rows are applied; "
             "invalid rows are reported by their index and change nothing. Sending the same "
@@ -201,7 +316,23 @@ class TicketHolderViewSet(
             raise ReasonError(Reason.TICKET_REVOKED)
         return holder
 
-    @extend_schema(request=None, responses={200: RegistrationLinkSerializer, **CONFLICT, **ERRORS})
+    @extend_schema(
+        summary="Issue a registration link",
+        request=None,
+        responses={
+            200: RegistrationLinkSerializer,
+            **errors("not_found", "ticket_revoked"),
+        },
+        examples=[
+            ex.response(
+                "Link",
+                {
+                    "url": f"{ex.BASE_URL}/register/NTAxMjpSVkYtMjAy:1tZk0r:Qe7yKc0f3PZ/",
+                    "expires_at": "2026-07-19T01:00:00Z",
+                },
+            )
+        ],
+    )
     @action(detail=True, methods=["post"], url_path="registration-link")
     def registration_link(self, request, event_id=None, pk=None):
         """A signed link to the holder's registration page (consent and selfie), for the
@@ -211,7 +342,16 @@ class TicketHolderViewSet(
         return Response(RegistrationLinkSerializer(link).data)
 
     @extend_schema(
-        request=ConsentSerializer, responses={200: TicketHolderSerializer, **CONFLICT, **ERRORS}
+        summary="Record consent",
+        request=ConsentSerializer,
+        responses={
+            200: TicketHolderSerializer,
+            **errors("invalid", "not_found", "ticket_revoked"),
+        },
+        examples=[
+            ex.request("Consent given", {"text_version": "2026-06"}),
+            ex.response("Consented", ex.HOLDER | {"status": "consented"}),
+        ],
     )
     @action(detail=True, methods=["post"])
     def consent(self, request, event_id=None, pk=None):
@@ -223,7 +363,12 @@ class TicketHolderViewSet(
         holder = ticket_holder_record_consent(holder=holder, **serializer.validated_data)
         return Response(TicketHolderSerializer(holder).data)
 
-    @extend_schema(request=None, responses={200: BiometricsDeletedSerializer, **ERRORS})
+    @extend_schema(
+        summary="Delete a holder's face data",
+        request=None,
+        responses={200: BiometricsDeletedSerializer, **errors("not_found")},
+        examples=[ex.response("Deleted", {"deleted_photos": 2})],
+    )
     @action(detail=True, methods=["delete"])
     def biometrics(self, request, event_id=None, pk=None):
         """Delete every photo and face embedding of the holder, files included; the ticket
@@ -231,7 +376,11 @@ class TicketHolderViewSet(
         deleted = ticket_holder_biometrics_delete(holder=self.get_object(), actor=request.user)
         return Response(BiometricsDeletedSerializer({"deleted_photos": deleted}).data)
 
-    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT, **ERRORS})
+    @extend_schema(
+        summary="Export a holder's data",
+        request=None,
+        responses={200: OpenApiTypes.OBJECT, **errors("not_found")},
+    )
     @action(detail=True, methods=["get"])
     def export(self, request, event_id=None, pk=None):
         """Everything FacePass holds about the holder, for a data-access request: ticket

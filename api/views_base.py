@@ -1,57 +1,36 @@
 """What every API view shares: JSON only, org scoping, pagination, documented errors."""
 
-from drf_spectacular.utils import OpenApiResponse
 from rest_framework import viewsets
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import MultiPartParser
 from rest_framework.renderers import JSONRenderer
 
+from api.docs_examples import page
 from api.parsers import JSONParser
-from api.serializers import ErrorSerializer
-
-ERRORS = {
-    400: OpenApiResponse(ErrorSerializer, description="Invalid input"),
-    401: OpenApiResponse(ErrorSerializer, description="Missing, invalid or revoked API key"),
-    404: OpenApiResponse(ErrorSerializer, description="Not found in this organization"),
-    429: OpenApiResponse(
-        ErrorSerializer,
-        description="rate_limited: too many requests for this API key (FACEPASS_RATE_API_KEY); "
-        "retry after the Retry-After header's seconds",
-    ),
-}
-
-IMAGE_ERRORS = {
-    **ERRORS,
-    400: OpenApiResponse(
-        ErrorSerializer,
-        description="Invalid input: invalid (field errors), invalid_base64, not_an_image, "
-        "truncated",
-    ),
-    413: OpenApiResponse(ErrorSerializer, description="too_large or too_many_pixels"),
-}
-
-FACE_ERRORS = {
-    **IMAGE_ERRORS,
-    422: OpenApiResponse(
-        ErrorSerializer,
-        description="no_face, multiple_faces, unknown_ticket or other_event (a ticket of "
-        "another event of this organization)",
-    ),
-    503: OpenApiResponse(
-        ErrorSerializer, description="unavailable: no gate worker answered, or no active model"
-    ),
-}
 
 
-def image_request(serializer_class) -> dict:
-    """The request body of an image endpoint, in both accepted content types."""
-    return {"multipart/form-data": serializer_class, "application/json": serializer_class}
+def image_request(upload_class, base64_class) -> dict:
+    """The request body of an image endpoint in both accepted content types: a multipart form
+    with file fields (Swagger UI shows a file picker), or JSON with base64 fields."""
+    return {"multipart/form-data": upload_class, "application/json": base64_class}
 
 
 class ApiPagination(PageNumberPagination):
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000
+    example_path = "/api/v1/"  # the list's own URL, for the schema's examples
+
+    def get_paginated_response_schema(self, schema):
+        documented = super().get_paginated_response_schema(schema)
+        for name, value in page(self.example_path, 1234).items():
+            documented["properties"][name]["example"] = value
+        return documented
+
+
+def pagination_for(path: str) -> type[ApiPagination]:
+    """The API's pagination, documented with the list's real URL (path of the list)."""
+    return type("ApiPagination", (ApiPagination,), {"example_path": path})
 
 
 class ApiViewSet(viewsets.GenericViewSet):
@@ -74,6 +53,6 @@ class ApiViewSet(viewsets.GenericViewSet):
 
 
 class ImageUploadMixin:
-    """Photos come as multipart files or as base64 in JSON."""
-
+    # Photos come as multipart files or as base64 in JSON. (A comment, not a docstring:
+    # drf-spectacular would show a docstring as the text of every operation of the view.)
     parser_classes = [JSONParser, MultiPartParser]

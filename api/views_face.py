@@ -5,11 +5,22 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from api import docs_examples as ex
+from api.docs_errors import FACE_INPUT, errors
 from api.selectors import events_for_organization
-from api.serializers_face import FaceResultSerializer, VerifyInputSerializer
-from api.serializers_photos import ImageInputSerializer
+from api.serializers_face import (
+    FaceResultSerializer,
+    VerifyBase64Serializer,
+    VerifyInputSerializer,
+    VerifyUploadSerializer,
+)
+from api.serializers_photos import (
+    ImageBase64Serializer,
+    ImageInputSerializer,
+    ImageUploadSerializer,
+)
 from api.views import EVENT_ID
-from api.views_base import FACE_ERRORS, ApiViewSet, ImageUploadMixin, image_request
+from api.views_base import ApiViewSet, ImageUploadMixin, image_request
 from checkins.services import CheckInRequest, checkin_perform
 from events.models import Event, Gate
 
@@ -39,8 +50,23 @@ class FaceViewSet(ImageUploadMixin, ApiViewSet):
         return Response(FaceResultSerializer(checkin_perform(request_).outcome).data)
 
     @extend_schema(
-        request=image_request(VerifyInputSerializer),
-        responses={200: FaceResultSerializer, **FACE_ERRORS},
+        summary="Verify a face against a ticket (1:1)",
+        request=image_request(VerifyUploadSerializer, VerifyBase64Serializer),
+        responses={
+            200: FaceResultSerializer,
+            **errors(*FACE_INPUT, "not_found", "unknown_ticket", "other_event"),
+        },
+        examples=[
+            ex.request(
+                "Base64 photo and ticket",
+                {
+                    "image_base64": "/9j/4AAQSkZJRgABAQAAAQABAAD...",
+                    "ticket_code": "RVF-2026-000481",
+                },
+            ),
+            ex.response("Same person", ex.FACE_ADMIT),
+            ex.response("Someone else", ex.FACE_MISMATCH),
+        ],
         description="Is the person in the image the holder of `ticket_code` in this event? "
         "Decides like a 1:1 gate (admit when the best similarity reaches the threshold, "
         "deny with face_mismatch, not_enrolled or ticket_revoked otherwise) whatever the "
@@ -62,8 +88,24 @@ class FaceViewSet(ImageUploadMixin, ApiViewSet):
         )
 
     @extend_schema(
-        request=image_request(ImageInputSerializer),
-        responses={200: FaceResultSerializer, **FACE_ERRORS},
+        summary="Identify a face among the event's holders (1:N)",
+        request=image_request(ImageUploadSerializer, ImageBase64Serializer),
+        responses={200: FaceResultSerializer, **errors(*FACE_INPUT, "not_found")},
+        examples=[
+            ex.request("Base64 photo", {"image_base64": "/9j/4AAQSkZJRgABAQAAAQABAAD..."}),
+            ex.response("Found", ex.FACE_ADMIT),
+            ex.response(
+                "Nobody",
+                {
+                    **ex.FACE_ADMIT,
+                    "decision": "deny",
+                    "reason": "no_match",
+                    "message": "No enrolled ticket holder of this event matches this face.",
+                    "score": 0.31,
+                    "holder": None,
+                },
+            ),
+        ],
         description="Which enrolled holder of this event is the person in the image? Decides "
         "like a face-only gate: admit the best match when it reaches the threshold and beats "
         "the second best by FACEPASS_GATE_1N_MARGIN, review when two holders match almost "

@@ -36,7 +36,7 @@ from common.db import files_delete_on_commit, rows_delete_returning
 from common.reasons import Reason, ReasonError, reason_text
 from common.tickets import ticket_code_normalise
 from events.models import CheckIn, CheckInFrame, Event, Gate
-from events.services import event_set_status
+from events.services import event_set_status, gate_create
 from recognition.ml.runtime.liveness import random_challenge
 from recognition.models import EmbeddingModel
 from webhooks.services import checkin_webhook_emit
@@ -325,6 +325,10 @@ def face_only_opening_check(event: Event, *, confirmed: bool) -> None:
     active model there is nothing to weigh (every gate answers "unavailable" until one is)."""
     if confirmed or not event.gates.filter(mode=Gate.Mode.FACE_ONLY, is_active=True).exists():
         return
+    _face_only_capacity_check(event)
+
+
+def _face_only_capacity_check(event: Event) -> None:
     if not EmbeddingModel.objects.filter(is_active=True).exists():
         return
     capacity = face_only_capacity(event)
@@ -338,6 +342,33 @@ def event_gates_open(*, event: Event, confirm_face_only: bool = False) -> Event:
     """Open the event's gates (see face_only_opening_check)."""
     face_only_opening_check(event, confirmed=confirm_face_only)
     return event_set_status(event=event, status=Event.Status.GATES_OPEN)
+
+
+def _gate_switch_on_check(event: Event, mode: str, *, confirmed: bool) -> None:
+    """A face-only gate switched on while the event's gates are open is an opening of a
+    face-only gate: the same confirmation as event_gates_open (before that, opening the
+    gates asks)."""
+    opening = mode == Gate.Mode.FACE_ONLY and event.status == Event.Status.GATES_OPEN
+    if opening and not confirmed:
+        _face_only_capacity_check(event)
+
+
+def gate_add(
+    *, event: Event, name: str, mode: str, is_active: bool = True, confirm_face_only: bool = False
+) -> Gate:
+    """A new gate of the event (see _gate_switch_on_check for an active face-only one)."""
+    if is_active:
+        _gate_switch_on_check(event, mode, confirmed=confirm_face_only)
+    return gate_create(event=event, name=name, mode=mode, is_active=is_active)
+
+
+def gate_set_active(*, gate: Gate, is_active: bool, confirm_face_only: bool = False) -> Gate:
+    """Switch a gate on or off; an inactive gate answers gate_inactive and records nothing."""
+    if is_active and not gate.is_active:
+        _gate_switch_on_check(gate.event, gate.mode, confirmed=confirm_face_only)
+    gate.is_active = is_active
+    gate.save(update_fields=["is_active"])
+    return gate
 
 
 # --- Staff overrides -----------------------------------------------------------------------
@@ -366,8 +397,12 @@ def _override_check(checkin: CheckIn, decision_value: str, reason: str) -> str:
     return reason
 
 
-def checkin_override(*, checkin: CheckIn, decision: str, reason: str, staff_user) -> CheckIn:
+def checkin_override(
+    *, checkin: CheckIn, decision: str, reason: str, staff_user, actor=None
+) -> CheckIn:
     """Record a staff override (admit or deny, with a mandatory reason) of a gate attempt.
+    `staff_user` is the gate page's user (None through the API); `actor` who is audited
+    (the API's key principal; defaults to staff_user).
 
     Raises ValueError for a bad decision or reason, OverrideRefused when the rules say no
     (checkins.selectors.admit_override_refusal; a deny is always allowed). Overriding the same
@@ -388,20 +423,20 @@ def checkin_override(*, checkin: CheckIn, decision: str, reason: str, staff_user
             raise OverrideRefused(Reason.UNCHANGED, decision=decision)
         if decision == CheckIn.Decision.ADMIT:
             _refuse_unless_admittable(checkin)
-        override = _override_create(checkin, decision, reason, staff_user)
+        override = _override_create(checkin, decision, reason, staff_user, actor or staff_user)
     logger.info(
         "gate override: check-in %s -> %s (row %s) by %s at gate %s: %r",
         checkin.pk,
         decision,
         override.pk,
-        staff_user,
+        actor or staff_user,
         checkin.gate_id,
         reason,
     )
     return override
 
 
-def _override_create(checkin: CheckIn, decision: str, reason: str, staff_user) -> CheckIn:
+def _override_create(checkin: CheckIn, decision: str, reason: str, staff_user, actor) -> CheckIn:
     override = CheckIn.objects.create(
         event=checkin.event,
         gate=checkin.gate,
@@ -417,7 +452,7 @@ def _override_create(checkin: CheckIn, decision: str, reason: str, staff_user) -
     checkin_webhook_emit(checkin=override)
     audit_record(
         action=AuditEntry.Action.CHECKIN_OVERRIDE,
-        actor=staff_user,
+        actor=actor,
         organization=checkin.event.organization,
         target=checkin,
         details={"override_id": override.pk, "decision": decision, "reason": reason},

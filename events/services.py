@@ -60,8 +60,10 @@ def event_set_status(*, event: Event, status: str) -> Event:
     return event
 
 
-def gate_create(*, event: Event, name: str, mode: str = Gate.Mode.TICKET_AND_FACE) -> Gate:
-    gate = Gate(event=event, name=name, mode=mode)
+def gate_create(
+    *, event: Event, name: str, mode: str = Gate.Mode.TICKET_AND_FACE, is_active: bool = True
+) -> Gate:
+    gate = Gate(event=event, name=name, mode=mode, is_active=is_active)
     gate.full_clean()
     gate.save()
     return gate

@@ -230,6 +230,16 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI from the installed package: the docs page fetches nothing from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # An override decides admit or deny: a choice set of its own next to the check-in's.
+    # The getting-started guide and the webhooks page, as the description (api/guide.md).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.docs_guide.schema_guide_add",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "DecisionEnum": "events.models.CheckIn.Decision",
+        "OverrideDecisionEnum": ["admit", "deny"],
+    },
 }
 
 # --- Face pipeline -----------------------------------------------------------

@@ -26,8 +26,20 @@ from tests.faces import consenting_holder, stored_photo, val_photo
 from tests.test_rate_limits import clear_rate_limits
 
 MAX_EXAMPLES = int(os.environ.get("FACEPASS_FUZZ_EXAMPLES", "12"))
+
+
+@schemathesis.check
+def no_server_error_but_no_face_worker(ctx, response, case):
+    """No 5xx, except the documented 503 `unavailable` of the face endpoints: this run has no
+    face model and no worker, and the generated multipart bodies hold real (tiny) PNG files
+    that pass the upload checks and reach the face stage."""
+    if response.status_code == 503 and response.json().get("code") == "unavailable":
+        return None
+    return not_a_server_error(ctx, response, case)
+
+
 CHECKS = [
-    not_a_server_error,
+    no_server_error_but_no_face_worker,
     status_code_conformance,
     content_type_conformance,
     response_schema_conformance,
