@@ -157,7 +157,7 @@ def enrollment_process(*, photo_ids: list[int], batch_size: int | None = None, m
     model = model or active_model()
     photos = enrollment_photos_claim(photo_ids=photo_ids, extra=max(batch_size - len(photo_ids), 0))
     if not photos:
-        return {"processed": 0, "accepted": 0}
+        return {"processed": 0, "accepted": 0, "flagged": 0}
     try:
         accepted = _process_claimed(photos, model)
     except BaseException:
@@ -165,15 +165,26 @@ def enrollment_process(*, photo_ids: list[int], batch_size: int | None = None, m
         # staying claimed by a batch that no longer runs.
         enrollment_photos_release(photos=photos)
         raise
-    logger.info("enrolled %d photos (%d accepted) with %s", len(photos), accepted, model.label)
+    # After the batch's commit: every embedding of this batch and of batches committed before
+    # is visible, and the short flag transactions cannot interleave with a batch's locks.
+    flagged = duplicate_faces_flag(accepted=accepted, model=model)
+    logger.info("enrolled %d photos (%d accepted) with %s", len(photos), len(accepted), model.label)
     for event_id in {photo.holder.event_id for photo in photos}:
         # Face-only thresholds follow the number of enrolled holders: recount it now.
         enrolled_holder_count_refresh(event_id=event_id, model=model)
         event_search_index_ensure(event_id=event_id, model=model)
-    return {"processed": len(photos), "accepted": accepted, "model": model.label}
+    return {
+        "processed": len(photos),
+        "accepted": len(accepted),
+        "flagged": flagged,
+        "model": model.label,
+    }
 
 
-def _process_claimed(photos: list[EnrollmentPhoto], model: EmbeddingModel) -> int:
+def _process_claimed(
+    photos: list[EnrollmentPhoto], model: EmbeddingModel
+) -> list[tuple[EnrollmentPhoto, np.ndarray]]:
+    """Record the batch's results; returns the accepted photos with their embeddings."""
     # Uploads check consent; this catches consent withdrawn since (never look at the face).
     enrollment_photos_refuse_without_consent(
         photos=[photo for photo in photos if not photo.holder.has_consented], model=model
@@ -182,20 +193,42 @@ def _process_claimed(photos: list[EnrollmentPhoto], model: EmbeddingModel) -> in
     images = [_read(photo) for photo in consented]
     readable = [image for image in images if image is not None]
     results = iter(inference.enroll_images(model, readable) if readable else ())
-    accepted = 0
+    accepted = []
     # One commit per batch, not per photo: commits (fsync) dominate the database cost.
     with transaction.atomic():
+        recorded = []
         for photo, image in zip(consented, images, strict=True):
             result = Rejection(Reason.FILE_MISSING) if image is None else next(results)
-            recorded = enrollment_photo_record_result(photo=photo, model=model, result=result)
-            accepted += bool(recorded and recorded.status == EnrollmentPhoto.Status.ACCEPTED)
+            if enrollment_photo_record_result(photo=photo, model=model, result=result):
+                recorded.append(photo)
+                if photo.status == EnrollmentPhoto.Status.ACCEPTED:
+                    accepted.append((photo, np.asarray(result.embedding)))
+        ticket_holders_refresh_status(holders=[photo.holder for photo in recorded])
     return accepted
+
+
+def ticket_holders_refresh_status(*, holders: list[TicketHolder]) -> None:
+    """Refresh the holders' status, locking their rows in primary-key order.
+
+    Two batches that share holders (a holder's repeated uploads) then lock them in the same
+    order, so neither can wait on the other in a cycle. FOR NO KEY UPDATE, like the UPDATE it
+    precedes: it does not wait on the key-share locks of other batches' embedding inserts.
+    """
+    by_pk = {holder.pk: holder for holder in holders}
+    locked = TicketHolder.objects.select_for_update(no_key=True).filter(pk__in=by_pk)
+    for fresh in locked.order_by("pk"):
+        ticket_holder_refresh_status(holder=fresh)
+        by_pk[fresh.pk].status = fresh.status
 
 
 def enrollment_photo_record_result(
     *, photo: EnrollmentPhoto, model: EmbeddingModel, result: FaceResult | Rejection
 ) -> EnrollmentPhoto | None:
-    """Store the outcome; None when the photo was deleted while it was being processed."""
+    """Store the outcome; None when the photo was deleted while it was being processed.
+
+    The holder's status and duplicate-face flags are the caller's: they lock holder rows,
+    which a batch does in primary-key order once all its photos are recorded.
+    """
     with transaction.atomic():
         # The attendee may delete the photo mid-processing. The row lock makes such a delete
         # wait for this result; a photo already gone is skipped instead of failing the batch
@@ -205,9 +238,6 @@ def enrollment_photo_record_result(
             return None
         _photo_result_apply(photo, model, result)
         enrollment_photo_webhook_emit(photo=photo)
-    ticket_holder_refresh_status(holder=photo.holder)
-    if isinstance(result, FaceResult) and result.accepted:
-        duplicate_face_check(photo=photo, model=model, vector=result.embedding)
     return photo
 
 
@@ -250,6 +280,7 @@ def enrollment_photos_refuse_without_consent(
         storage, name = photo.image.storage, photo.image.name
         with transaction.atomic():
             if enrollment_photo_record_result(photo=photo, model=model, result=refusal):
+                ticket_holders_refresh_status(holders=[photo.holder])
                 EnrollmentPhoto.objects.filter(pk=photo.pk).update(image="")
                 audit_record(
                     action=AuditEntry.Action.PHOTO_DELETE,
@@ -260,8 +291,19 @@ def enrollment_photos_refuse_without_consent(
                 files_delete_on_commit(storage, [name])
 
 
+def duplicate_faces_flag(
+    *, accepted: list[tuple[EnrollmentPhoto, np.ndarray]], model: EmbeddingModel
+) -> int:
+    """Flag the holders whose newly accepted face matches another holder's; returns how many
+    pairs were newly flagged. Runs after the batch's commit, one short transaction per pair."""
+    return sum(
+        duplicate_face_check(photo=photo, model=model, vector=vector) for photo, vector in accepted
+    )
+
+
 def duplicate_face_check(*, photo: EnrollmentPhoto, model: EmbeddingModel, vector) -> bool:
-    """Flag both holders when this face matches another holder of the same event.
+    """Flag both holders when this face matches another holder of the same event; True when
+    this call flagged the pair (False for no match, or a pair flagged already).
 
     One person holding several tickets under different names is what this catches;
     the 1:N threshold at the event's security level decides what "matches" means.
@@ -273,13 +315,38 @@ def duplicate_face_check(*, photo: EnrollmentPhoto, model: EmbeddingModel, vecto
     )
     if not matches or matches[0].similarity < threshold:
         return False
-    other = TicketHolder.objects.get(pk=matches[0].holder_id)
-    note = "Face matches {} ({}) with similarity {:.2f}."
-    for flagged, twin in ((holder, other), (other, holder)):
-        flagged.needs_review = True
-        flagged.review_note = note.format(twin.name, twin.ticket_code, matches[0].similarity)
-        flagged.save(update_fields=["needs_review", "review_note", "updated_at"])
-    logger.warning("possible duplicate person: holders %s and %s", holder.pk, other.pk)
+    return ticket_holders_flag_duplicate(
+        holder_ids=(holder.pk, matches[0].holder_id), similarity=matches[0].similarity
+    )
+
+
+def _duplicate_note(twin: TicketHolder, similarity: float) -> str:
+    return f"Face matches {twin.name} ({twin.ticket_code}) with similarity {similarity:.2f}."
+
+
+def ticket_holders_flag_duplicate(*, holder_ids: tuple[int, int], similarity: float) -> bool:
+    """Mark two holders for review as one face; False when they already are (both batches of a
+    concurrent pair see each other's face once both committed: the pair is flagged once).
+
+    Both rows are locked in primary-key order, so two flags of overlapping pairs cannot
+    deadlock, and the check of the existing notes cannot race another flag of this pair.
+    """
+    with transaction.atomic():
+        locked = TicketHolder.objects.select_for_update(no_key=True).filter(pk__in=holder_ids)
+        pair = list(locked.order_by("pk"))
+        if len(pair) != 2:
+            return False  # one was deleted meanwhile
+        first, second = pair
+        if all(
+            h.needs_review and f"({twin.ticket_code})" in h.review_note
+            for h, twin in ((first, second), (second, first))
+        ):
+            return False
+        for flagged, twin in ((first, second), (second, first)):
+            flagged.needs_review = True
+            flagged.review_note = _duplicate_note(twin, similarity)
+            flagged.save(update_fields=["needs_review", "review_note", "updated_at"])
+    logger.warning("possible duplicate person: holders %s and %s", first.pk, second.pk)
     return True
 
 

@@ -12,8 +12,9 @@ import time
 import uuid
 
 import pytest
+from django.db import connection
 
-from attendees.models import EnrollmentPhoto
+from attendees.models import EnrollmentPhoto, TicketHolder
 from common.workers import live_workers
 from enrollment.workflow import enrollment_photo_create
 from facepass_site.celery import app
@@ -144,3 +145,70 @@ def test_two_workers_on_one_queue_share_the_photos_and_process_each_once(
         per_photo[photo_id] += 1
     assert {pk: n for pk, n in per_photo.items() if pk in accepted} == dict.fromkeys(accepted, 1)
     assert all(per_photo[pk] == 0 for pk in set(ids) - accepted)
+
+
+PAIRS = 8
+CROSS_BATCH_SIZE = 3
+
+
+def database_deadlocks() -> int:
+    """PostgreSQL's count of deadlocks detected in this test database (all sessions)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
+        return cursor.fetchone()[0]
+
+
+def test_two_workers_flag_each_cross_batch_duplicate_pair_once_without_deadlock(
+    transactional_db, event_a, default_model
+):
+    """The mass-upload pattern that deadlocked: the same face on two tickets, the twins
+    uploaded far apart (A0..A7, then B7..B0) so that they land in different batches of
+    different workers, which used to lock the two holders in opposite orders."""
+    prefix = f"dup-{uuid.uuid4().hex[:6]}"
+    names = [f"{prefix}-a", f"{prefix}-b"]
+    deadlocks_before = database_deadlocks()
+    workers = [
+        start_worker("recognition", name, FACEPASS_ENROLL_BATCH_SIZE=str(CROSS_BATCH_SIZE))
+        for name in names
+    ]
+    try:
+        for name in names:
+            wait_for_worker_heartbeat(name)
+        hostnames = [w["hostname"] for w in live_workers() if w["hostname"].startswith(prefix)]
+        with TaskEvents() as events:
+            events.wait(lambda: set(hostnames) <= events.seen, 30, "worker heartbeat events")
+            app.control.enable_events(destination=hostnames, reply=True, timeout=10)
+            holders = {}
+            order = [("A", i) for i in range(PAIRS)] + [("B", i) for i in reversed(range(PAIRS))]
+            for side, index in order:
+                holder = consenting_holder(event_a, f"{side}{index}", f"Twin {side}{index}")
+                enrollment_photo_create(holder=holder, image_bytes=val_photo(index))
+                holders[side, index] = holder
+            waiting = EnrollmentPhoto.objects.filter(status__in=["pending", "processing"])
+            deadline = time.monotonic() + 240
+            while waiting.exists():
+                assert time.monotonic() < deadline, "photos still waiting after 240 s"
+                time.sleep(0.3)
+            events.wait(lambda: len(events.succeeded) >= 2 * PAIRS, 30, "every task's result")
+    finally:
+        for proc in workers:
+            stop_worker(proc)  # a stopped backend has flushed its statistics
+
+    assert events.failed == []
+    assert database_deadlocks() == deadlocks_before
+    photos = EnrollmentPhoto.objects.filter(holder__event=event_a)
+    assert sorted(photos.values_list("attempts", flat=True)) == [1] * (2 * PAIRS)  # no retry
+    accepted = set(photos.filter(status="accepted").values_list("holder__ticket_code", flat=True))
+    pairs = [i for i in range(PAIRS) if {f"A{i}", f"B{i}"} <= accepted]
+    assert len(pairs) >= PAIRS - 2  # a validation photo may fail a quality gate
+    flagged = sum(ast.literal_eval(e["result"])["flagged"] for e in events.succeeded)
+    assert flagged == len(pairs)  # each pair once, though both its batches may see it
+    for index in pairs:
+        first, second = (TicketHolder.objects.get(pk=holders[s, index].pk) for s in "AB")
+        assert first.needs_review and f"(B{index})" in first.review_note
+        assert second.needs_review and f"(A{index})" in second.review_note
+    unpaired = TicketHolder.objects.filter(event=event_a).exclude(
+        ticket_code__in=[f"{s}{i}" for i in pairs for s in "AB"]
+    )
+    assert not unpaired.filter(needs_review=True).exists()
