@@ -320,8 +320,15 @@ def duplicate_face_check(*, photo: EnrollmentPhoto, model: EmbeddingModel, vecto
     )
 
 
-def _duplicate_note(twin: TicketHolder, similarity: float) -> str:
-    return f"Face matches {twin.name} ({twin.ticket_code}) with similarity {similarity:.2f}."
+def _duplicate_note(holder: TicketHolder, twin: TicketHolder, similarity: float) -> str:
+    """The holder's review note naming one more twin: a face on three tickets names both others
+    (while the holder awaits review; a cleared review starts a new note)."""
+    line = f"Face matches {twin.name} ({twin.ticket_code}) with similarity {similarity:.2f}."
+    if not holder.needs_review:
+        return line
+    if f"({twin.ticket_code})" in holder.review_note:
+        return holder.review_note
+    return f"{holder.review_note} {line}"[:300]
 
 
 def ticket_holders_flag_duplicate(*, holder_ids: tuple[int, int], similarity: float) -> bool:
@@ -343,8 +350,8 @@ def ticket_holders_flag_duplicate(*, holder_ids: tuple[int, int], similarity: fl
         ):
             return False
         for flagged, twin in ((first, second), (second, first)):
+            flagged.review_note = _duplicate_note(flagged, twin, similarity)
             flagged.needs_review = True
-            flagged.review_note = _duplicate_note(twin, similarity)
             flagged.save(update_fields=["needs_review", "review_note", "updated_at"])
     logger.warning("possible duplicate person: holders %s and %s", first.pk, second.pk)
     return True
