@@ -31,7 +31,7 @@ from common.reasons import Reason, ReasonError, reason_text
 from common.unavailable import QUEUE_ERRORS
 from enrollment.selectors import photos_missing_embedding, photos_with_lost_tasks
 from recognition import inference
-from recognition.ml.runtime.pipeline import FaceResult
+from recognition.ml.runtime.pipeline import FaceResult, timed
 from recognition.models import EmbeddingModel
 from recognition.search_index import event_search_index_ensure
 from recognition.selectors import (
@@ -148,18 +148,39 @@ def _read(photo: EnrollmentPhoto) -> bytes | None:
         return None
 
 
+# The stages of a batch whose milliseconds a task reports (benchmarks/bulk_enrollment.py
+# profiles real workers from them): the pipeline's own, and the workflow's around them.
+BATCH_STAGES = (
+    "claim",
+    "file_read",
+    "decode",
+    "detect",
+    "quality",
+    "align",
+    "embed",
+    "result_write",
+    "duplicate_check",
+    "index_refresh",
+)
+
+
 def enrollment_process(*, photo_ids: list[int], batch_size: int | None = None, model=None) -> dict:
     """Process the given photos and, in the same batch, other photos still waiting.
 
-    `model` defaults to the active one; benchmarks pass another to compare models.
+    `model` defaults to the active one; benchmarks pass another to compare models. The answer
+    says how many photos were processed, accepted and flagged, and the batch's milliseconds
+    per stage (BATCH_STAGES).
     """
     batch_size = batch_size or settings.FACEPASS_ENROLL_BATCH_SIZE
     model = model or active_model()
-    photos = enrollment_photos_claim(photo_ids=photo_ids, extra=max(batch_size - len(photo_ids), 0))
+    stage_ms: dict[str, float] = {}
+    with timed(stage_ms, "claim"):
+        extra = max(batch_size - len(photo_ids), 0)
+        photos = enrollment_photos_claim(photo_ids=photo_ids, extra=extra)
     if not photos:
         return {"processed": 0, "accepted": 0, "flagged": 0}
     try:
-        accepted = _process_claimed(photos, model)
+        accepted = _process_claimed(photos, model, stage_ms)
     except BaseException:
         # Whatever went wrong, unfinished photos go back to the queue rather than
         # staying claimed by a batch that no longer runs.
@@ -167,22 +188,25 @@ def enrollment_process(*, photo_ids: list[int], batch_size: int | None = None, m
         raise
     # After the batch's commit: every embedding of this batch and of batches committed before
     # is visible, and the short flag transactions cannot interleave with a batch's locks.
-    flagged = duplicate_faces_flag(accepted=accepted, model=model)
+    with timed(stage_ms, "duplicate_check"):
+        flagged = duplicate_faces_flag(accepted=accepted, model=model)
     logger.info("enrolled %d photos (%d accepted) with %s", len(photos), len(accepted), model.label)
-    for event_id in {photo.holder.event_id for photo in photos}:
-        # Face-only thresholds follow the number of enrolled holders: recount it now.
-        enrolled_holder_count_refresh(event_id=event_id, model=model)
-        event_search_index_ensure(event_id=event_id, model=model)
+    with timed(stage_ms, "index_refresh"):
+        for event_id in {photo.holder.event_id for photo in photos}:
+            # Face-only thresholds follow the number of enrolled holders: recount it now.
+            enrolled_holder_count_refresh(event_id=event_id, model=model)
+            event_search_index_ensure(event_id=event_id, model=model)
     return {
         "processed": len(photos),
         "accepted": len(accepted),
         "flagged": flagged,
         "model": model.label,
+        "stage_ms": {stage: round(stage_ms.get(stage, 0.0), 2) for stage in BATCH_STAGES},
     }
 
 
 def _process_claimed(
-    photos: list[EnrollmentPhoto], model: EmbeddingModel
+    photos: list[EnrollmentPhoto], model: EmbeddingModel, stage_ms: dict[str, float]
 ) -> list[tuple[EnrollmentPhoto, np.ndarray]]:
     """Record the batch's results; returns the accepted photos with their embeddings."""
     # Uploads check consent; this catches consent withdrawn since (never look at the face).
@@ -190,12 +214,17 @@ def _process_claimed(
         photos=[photo for photo in photos if not photo.holder.has_consented], model=model
     )
     consented = [photo for photo in photos if photo.holder.has_consented]
-    images = [_read(photo) for photo in consented]
+    with timed(stage_ms, "file_read"):
+        images = [_read(photo) for photo in consented]
     readable = [image for image in images if image is not None]
-    results = iter(inference.enroll_images(model, readable) if readable else ())
+    face_results = inference.enroll_images(model, readable) if readable else []
+    for face_result in face_results:
+        for stage, ms in face_result.timings_ms.items():
+            stage_ms[stage] = stage_ms.get(stage, 0.0) + ms
+    results = iter(face_results)
     accepted = []
     # One commit per batch, not per photo: commits (fsync) dominate the database cost.
-    with transaction.atomic():
+    with timed(stage_ms, "result_write"), transaction.atomic():
         recorded = []
         for photo, image in zip(consented, images, strict=True):
             result = Rejection(Reason.FILE_MISSING) if image is None else next(results)
