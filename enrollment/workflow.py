@@ -11,6 +11,7 @@ Neither calls the other, nor back up into this module.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -29,6 +30,7 @@ from common.db import files_delete_on_commit
 from common.images import upload_size_check
 from common.reasons import Reason, ReasonError, reason_text
 from common.unavailable import QUEUE_ERRORS
+from enrollment.duplicates import duplicate_faces_flag
 from enrollment.selectors import photos_missing_embedding, photos_with_lost_tasks
 from recognition import inference
 from recognition.ml.runtime.pipeline import FaceResult, timed
@@ -37,10 +39,8 @@ from recognition.search_index import event_search_index_ensure
 from recognition.selectors import (
     active_model,
     enrolled_holder_count_refresh,
-    model_threshold,
-    nearest_holders,
 )
-from recognition.services import face_embedding_store
+from recognition.services import face_embedding_store, face_embeddings_store
 from webhooks.services import enrollment_photo_webhook_emit
 
 logger = logging.getLogger(__name__)
@@ -102,12 +102,12 @@ def enrollment_photos_claim(*, photo_ids: list[int], extra: int) -> list[Enrollm
     with transaction.atomic():
         locked = EnrollmentPhoto.objects.select_for_update(skip_locked=True, of=("self",))
         own = list(
-            locked.select_related("holder__event")
+            locked.select_related("holder__event__organization")
             .filter(pk__in=own_ids)
             .filter(pk__in=waiting.values("pk"))
         )
         others = list(
-            locked.select_related("holder__event")
+            locked.select_related("holder__event__organization")
             .filter(pk__in=waiting.exclude(pk__in=own_ids).values("pk"))
             .order_by("created_at")[:extra]
         )
@@ -222,55 +222,107 @@ def _process_claimed(
         for stage, ms in face_result.timings_ms.items():
             stage_ms[stage] = stage_ms.get(stage, 0.0) + ms
     results = iter(face_results)
-    accepted = []
+    outcomes = [
+        (photo, Rejection(Reason.FILE_MISSING) if image is None else next(results))
+        for photo, image in zip(consented, images, strict=True)
+    ]
     # One commit per batch, not per photo: commits (fsync) dominate the database cost.
-    with timed(stage_ms, "result_write"), transaction.atomic():
-        recorded = []
-        for photo, image in zip(consented, images, strict=True):
-            result = Rejection(Reason.FILE_MISSING) if image is None else next(results)
-            if enrollment_photo_record_result(photo=photo, model=model, result=result):
-                recorded.append(photo)
-                if photo.status == EnrollmentPhoto.Status.ACCEPTED:
-                    accepted.append((photo, np.asarray(result.embedding)))
-        ticket_holders_refresh_status(holders=[photo.holder for photo in recorded])
-    return accepted
+    with timed(stage_ms, "result_write"):
+        recorded = enrollment_photos_record_results(outcomes=outcomes, model=model)
+    return [
+        (photo, np.asarray(result.embedding))
+        for photo, result in outcomes
+        if photo in recorded and isinstance(result, FaceResult) and result.accepted
+    ]
 
 
-def ticket_holders_refresh_status(*, holders: list[TicketHolder]) -> None:
+def enrollment_photos_record_results(
+    *, outcomes: list[tuple[EnrollmentPhoto, FaceResult | Rejection]], model: EmbeddingModel
+) -> list[EnrollmentPhoto]:
+    """Store a batch's outcomes in one transaction of a few set-based statements; returns the
+    photos recorded (a photo deleted while it was being processed is left out).
+
+    Duplicate-face flags are not set here: they come after the commit (enrollment.duplicates).
+    """
+    with transaction.atomic():
+        # The attendee may delete a photo mid-processing. The row locks make such a delete
+        # wait for this result; a photo already gone is skipped instead of failing the batch
+        # (and with it the other attendees' photos).
+        ids = [photo.pk for photo, _ in outcomes]
+        present = set(
+            EnrollmentPhoto.objects.select_for_update()
+            .filter(pk__in=ids)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        recorded, embeddings = [], []
+        for photo, result in outcomes:
+            if photo.pk not in present:
+                logger.info("photo %s was deleted while being processed; result dropped", photo.pk)
+                continue
+            vector = _photo_result_apply(photo, result)
+            if vector is not None:
+                embeddings.append((photo, vector))
+            recorded.append(photo)
+        EnrollmentPhoto.objects.bulk_update(recorded, RESULT_FIELDS)
+        if embeddings:
+            face_embeddings_store(rows=embeddings, model=model)
+        for photo in recorded:
+            enrollment_photo_webhook_emit(photo=photo)
+        ticket_holders_refresh_status(
+            holders=[photo.holder for photo in recorded],
+            enrolled_ids={photo.holder_id for photo, _ in embeddings},
+        )
+    return recorded
+
+
+def ticket_holders_refresh_status(
+    *, holders: list[TicketHolder], enrolled_ids: Collection[int] = ()
+) -> None:
     """Refresh the holders' status, locking their rows in primary-key order.
 
     Two batches that share holders (a holder's repeated uploads) then lock them in the same
     order, so neither can wait on the other in a cycle. FOR NO KEY UPDATE, like the UPDATE it
     precedes: it does not wait on the key-share locks of other batches' embedding inserts.
+    `enrolled_ids`: holders known to have an accepted photo now, set enrolled in one UPDATE.
     """
     by_pk = {holder.pk: holder for holder in holders}
     locked = TicketHolder.objects.select_for_update(no_key=True).filter(pk__in=by_pk)
+    to_enroll = []
     for fresh in locked.order_by("pk"):
-        ticket_holder_refresh_status(holder=fresh)
+        if fresh.pk not in enrolled_ids:
+            ticket_holder_refresh_status(holder=fresh)
+        elif fresh.status not in (TicketHolder.Status.ENROLLED, TicketHolder.Status.REVOKED):
+            fresh.status = TicketHolder.Status.ENROLLED
+            to_enroll.append(fresh.pk)
         by_pk[fresh.pk].status = fresh.status
+    if to_enroll:
+        TicketHolder.objects.filter(pk__in=to_enroll).update(
+            status=TicketHolder.Status.ENROLLED, updated_at=timezone.now()
+        )
+
+
+RESULT_FIELDS = [
+    "status",
+    "quality",
+    "face_box",
+    "processed_at",
+    "processing_started_at",
+    "rejection_code",
+    "rejection_message",
+]
 
 
 def enrollment_photo_record_result(
     *, photo: EnrollmentPhoto, model: EmbeddingModel, result: FaceResult | Rejection
 ) -> EnrollmentPhoto | None:
-    """Store the outcome; None when the photo was deleted while it was being processed.
-
-    The holder's status and duplicate-face flags are the caller's: they lock holder rows,
-    which a batch does in primary-key order once all its photos are recorded.
-    """
-    with transaction.atomic():
-        # The attendee may delete the photo mid-processing. The row lock makes such a delete
-        # wait for this result; a photo already gone is skipped instead of failing the batch
-        # (and with it the other attendees' photos).
-        if not EnrollmentPhoto.objects.select_for_update().filter(pk=photo.pk).exists():
-            logger.info("photo %s was deleted while being processed; result dropped", photo.pk)
-            return None
-        _photo_result_apply(photo, model, result)
-        enrollment_photo_webhook_emit(photo=photo)
-    return photo
+    """Store one photo's outcome; None when the photo was deleted while it was processed."""
+    recorded = enrollment_photos_record_results(outcomes=[(photo, result)], model=model)
+    return recorded[0] if recorded else None
 
 
-def _photo_result_apply(photo: EnrollmentPhoto, model, result: FaceResult | Rejection) -> None:
+def _photo_result_apply(photo: EnrollmentPhoto, result: FaceResult | Rejection):
+    """Set the photo's result fields; returns the embedding to store when it was accepted."""
     verdict = getattr(result, "verdict", None)
     photo.quality = {k: round(float(v), 3) for k, v in verdict.figures.items()} if verdict else {}
     face = verdict.face if verdict else None
@@ -280,23 +332,12 @@ def _photo_result_apply(photo: EnrollmentPhoto, model, result: FaceResult | Reje
     if isinstance(result, FaceResult) and result.accepted:
         photo.status = EnrollmentPhoto.Status.ACCEPTED
         photo.rejection_code = photo.rejection_message = ""
-        face_embedding_store(photo=photo, model=model, vector=np.asarray(result.embedding))
-    else:
-        code = result.code if isinstance(result, Rejection) else result.verdict.code or ""
-        photo.status = EnrollmentPhoto.Status.REJECTED
-        photo.rejection_code = code
-        photo.rejection_message = reason_text(code, advice=True)[:300]
-    photo.save(
-        update_fields=[
-            "status",
-            "quality",
-            "face_box",
-            "processed_at",
-            "processing_started_at",
-            "rejection_code",
-            "rejection_message",
-        ]
-    )
+        return np.asarray(result.embedding)
+    code = result.code if isinstance(result, Rejection) else result.verdict.code or ""
+    photo.status = EnrollmentPhoto.Status.REJECTED
+    photo.rejection_code = code
+    photo.rejection_message = reason_text(code, advice=True)[:300]
+    return None
 
 
 def enrollment_photos_refuse_without_consent(
@@ -309,7 +350,6 @@ def enrollment_photos_refuse_without_consent(
         storage, name = photo.image.storage, photo.image.name
         with transaction.atomic():
             if enrollment_photo_record_result(photo=photo, model=model, result=refusal):
-                ticket_holders_refresh_status(holders=[photo.holder])
                 EnrollmentPhoto.objects.filter(pk=photo.pk).update(image="")
                 audit_record(
                     action=AuditEntry.Action.PHOTO_DELETE,
@@ -318,72 +358,6 @@ def enrollment_photos_refuse_without_consent(
                     details={"reason": Reason.CONSENT_REQUIRED.value, "file_only": True},
                 )
                 files_delete_on_commit(storage, [name])
-
-
-def duplicate_faces_flag(
-    *, accepted: list[tuple[EnrollmentPhoto, np.ndarray]], model: EmbeddingModel
-) -> int:
-    """Flag the holders whose newly accepted face matches another holder's; returns how many
-    pairs were newly flagged. Runs after the batch's commit, one short transaction per pair."""
-    return sum(
-        duplicate_face_check(photo=photo, model=model, vector=vector) for photo, vector in accepted
-    )
-
-
-def duplicate_face_check(*, photo: EnrollmentPhoto, model: EmbeddingModel, vector) -> bool:
-    """Flag both holders when this face matches another holder of the same event; True when
-    this call flagged the pair (False for no match, or a pair flagged already).
-
-    One person holding several tickets under different names is what this catches;
-    the 1:N threshold at the event's security level decides what "matches" means.
-    """
-    holder = photo.holder
-    threshold = model_threshold(model, holder.event.target_far)
-    matches = nearest_holders(
-        event=holder.event_id, model=model, vector=vector, limit=1, exclude_holder_id=holder.pk
-    )
-    if not matches or matches[0].similarity < threshold:
-        return False
-    return ticket_holders_flag_duplicate(
-        holder_ids=(holder.pk, matches[0].holder_id), similarity=matches[0].similarity
-    )
-
-
-def _duplicate_note(holder: TicketHolder, twin: TicketHolder, similarity: float) -> str:
-    """The holder's review note naming one more twin: a face on three tickets names both others
-    (while the holder awaits review; a cleared review starts a new note)."""
-    line = f"Face matches {twin.name} ({twin.ticket_code}) with similarity {similarity:.2f}."
-    if not holder.needs_review:
-        return line
-    if f"({twin.ticket_code})" in holder.review_note:
-        return holder.review_note
-    return f"{holder.review_note} {line}"[:300]
-
-
-def ticket_holders_flag_duplicate(*, holder_ids: tuple[int, int], similarity: float) -> bool:
-    """Mark two holders for review as one face; False when they already are (both batches of a
-    concurrent pair see each other's face once both committed: the pair is flagged once).
-
-    Both rows are locked in primary-key order, so two flags of overlapping pairs cannot
-    deadlock, and the check of the existing notes cannot race another flag of this pair.
-    """
-    with transaction.atomic():
-        locked = TicketHolder.objects.select_for_update(no_key=True).filter(pk__in=holder_ids)
-        pair = list(locked.order_by("pk"))
-        if len(pair) != 2:
-            return False  # one was deleted meanwhile
-        first, second = pair
-        if all(
-            h.needs_review and f"({twin.ticket_code})" in h.review_note
-            for h, twin in ((first, second), (second, first))
-        ):
-            return False
-        for flagged, twin in ((first, second), (second, first)):
-            flagged.review_note = _duplicate_note(flagged, twin, similarity)
-            flagged.needs_review = True
-            flagged.save(update_fields=["needs_review", "review_note", "updated_at"])
-    logger.warning("possible duplicate person: holders %s and %s", first.pk, second.pk)
-    return True
 
 
 # --- Re-embedding after a model change -----------------------------------------------------
