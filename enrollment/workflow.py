@@ -19,6 +19,7 @@ import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from attendees.models import EnrollmentPhoto, TicketHolder
@@ -93,24 +94,20 @@ def enrollment_photos_claim(*, photo_ids: list[int], extra: int) -> list[Enrollm
     again, so no photo is ever lost.
     """
     stale_before = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
-    waiting = EnrollmentPhoto.objects.filter(status=EnrollmentPhoto.Status.PENDING) | (
-        EnrollmentPhoto.objects.filter(
-            status=EnrollmentPhoto.Status.PROCESSING, processing_started_at__lt=stale_before
-        )
+    # On the locked rows themselves, not through a subquery: when another batch claims a row
+    # between this query's snapshot and its lock, PostgreSQL re-checks the row's own conditions
+    # against the committed version (and drops it), but a subquery's answer keeps the old
+    # snapshot, so the photo was claimed twice (issue 17: attempts = 2 with no retry).
+    waiting = Q(status=EnrollmentPhoto.Status.PENDING) | Q(
+        status=EnrollmentPhoto.Status.PROCESSING, processing_started_at__lt=stale_before
     )
     own_ids = set(photo_ids)
     with transaction.atomic():
-        locked = EnrollmentPhoto.objects.select_for_update(skip_locked=True, of=("self",))
-        own = list(
-            locked.select_related("holder__event__organization")
-            .filter(pk__in=own_ids)
-            .filter(pk__in=waiting.values("pk"))
-        )
-        others = list(
-            locked.select_related("holder__event__organization")
-            .filter(pk__in=waiting.exclude(pk__in=own_ids).values("pk"))
-            .order_by("created_at")[:extra]
-        )
+        locked = EnrollmentPhoto.objects.select_for_update(
+            skip_locked=True, of=("self",)
+        ).select_related("holder__event__organization")
+        own = list(locked.filter(waiting, pk__in=own_ids))
+        others = list(locked.filter(waiting).exclude(pk__in=own_ids).order_by("created_at")[:extra])
         claimed = own + others
         now = timezone.now()
         for photo in claimed:
