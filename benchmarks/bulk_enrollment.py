@@ -17,7 +17,10 @@ serve every model in turn), per model (the default beside its baselines):
    the quality gates, the embedding, the pgvector writes and the duplicate-face check.
 4. Steps 2-3 again with both workers consuming.
 Reported: photos/s, photos/s per process, scaling efficiency (rate with 2 / (2 x rate with 1)),
-outcomes, photos claimed more than once (must be 0). Worker memory: benchmarks/memory.py.
+outcomes, photos claimed more than once and PostgreSQL deadlocks during the run (both must be 0),
+and a per-stage profile of the batches (benchmarks/batch_profile.py: milliseconds per photo in
+claim, file read, decode, detect, quality, align, embed, result write, duplicate check, index
+refresh, as every task reported them). Worker memory: benchmarks/memory.py.
 
     nice -n 5 .venv/bin/python benchmarks/bulk_enrollment.py --photos 10000
 """
@@ -32,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import stack  # noqa: E402
+from benchmarks import batch_profile, stack  # noqa: E402
 
 TARGET_PER_PROCESS = 40.0  # photos/s, default model, batching included (the issue's target)
 
@@ -107,6 +110,16 @@ def outcomes(event) -> dict:
     }
 
 
+def database_deadlocks() -> int:
+    """Deadlocks PostgreSQL detected in the benchmark database so far (all sessions)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
+        return cursor.fetchone()[0]
+
+
 def warm(worker, workers, images, batch_size: int) -> float:
     """Only `worker` consumes while one batch goes through it (model load, first call)."""
     stack.consumers([w for w in workers if w is not worker], "recognition", on=False)
@@ -132,11 +145,21 @@ def run_model(args, spec: str, images: list[bytes], workers, batch_size: int) ->
         org, event, holders = stack.consenting_event("bulk", args.photos)
         try:
             queued = upload(holders, images)
-            stack.consumers(active, "recognition", on=True)
-            timing = drain(event, args.photos, timeout=args.photos / 2 + 600)
+            deadlocks = database_deadlocks()
+            with batch_profile.TaskResults(stack.worker_destinations(active)) as tasks:
+                stack.consumers(active, "recognition", on=True)
+                timing = drain(event, args.photos, timeout=args.photos / 2 + 600)
+                tasks.wait_for(args.photos)
             result = outcomes(event)
+            # Backends flush their statistics within a second of going idle.
+            time.sleep(1.5)
+            result["deadlocks"] = database_deadlocks() - deadlocks
+            result["tasks_failed"], result["tasks_retried"] = tasks.failed, tasks.retried
         finally:
             stack.org_delete(org)
+        profile = batch_profile.summarise(tasks.results, seconds=timing["seconds"], processes=count)
+        if profile:
+            print(f"[bulk] profile, {count} process(es):\n{batch_profile.table(profile)}")
         run = {
             "worker_processes": count,
             "photos": args.photos,
@@ -145,6 +168,7 @@ def run_model(args, spec: str, images: list[bytes], workers, batch_size: int) ->
             "queue_seconds": round(queued, 1),
             "queued_per_second": round(args.photos / queued, 1),
             **result,
+            "profile": profile,
         }
         print(
             f"[bulk] {info['model']}: {args.photos} photos queued in {queued:.1f}s, "

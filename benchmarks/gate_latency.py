@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "facepass_site.settings")
 
-from benchmarks import gallery, stack  # noqa: E402
+from benchmarks import gallery, gate_profile, stack  # noqa: E402
 
 DEV = gallery.DEV
 
@@ -116,17 +116,20 @@ def start_gate_worker() -> subprocess.Popen:
 
 def timed_requests(client, gate, queries, count: int, frames: int) -> dict:
     url = f"/gate/{gate.pk}/check"
-    latencies, decisions, statuses = [], {}, {}
+    latencies, decisions, statuses, stages = [], {}, {}, []
+    clock = gate_profile.StageClock()
     for index in range(count + 5):
         ticket, jpeg = queries[index % len(queries)]
         data = {"frames": [_upload(jpeg, n) for n in range(frames)]}
         if gate.mode == gate.Mode.TICKET_AND_FACE:
             data["ticket_code"] = ticket
-        started = time.perf_counter()
-        response = client.post(url, data)
-        elapsed = (time.perf_counter() - started) * 1000
-        if index < 5:
-            continue  # warm-up: connections, first TensorFlow/dlib call in the worker
+        warm_up = index < 5  # connections, first TensorFlow/dlib call in the worker
+        with clock, clock.request([] if warm_up else stages):
+            started = time.perf_counter()
+            response = client.post(url, data)
+            elapsed = (time.perf_counter() - started) * 1000
+        if warm_up:
+            continue
         latencies.append(elapsed)
         statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
         decision = response.json().get("decision", response.json().get("code"))
@@ -140,6 +143,7 @@ def timed_requests(client, gate, queries, count: int, frames: int) -> dict:
         "mean_ms": round(float(values.mean()), 1),
         "decisions": decisions,
         "http_status": statuses,
+        "profile": gate_profile.summarise(stages),
     }
 
 
@@ -268,6 +272,7 @@ def run(args) -> dict:
         ),
         "search": search,
         "modes": modes,
+        "ratios": gate_profile.ratios(modes),
     }
 
 
@@ -291,6 +296,10 @@ def main(argv=None):
 
     django.setup()
     report = {**run(args), "machine": machine(), "date": time.strftime("%Y-%m-%d")}
+    print(f"[gate_latency] ratios: {json.dumps(report['ratios'])}", file=sys.stderr)
+    for mode, result in report["modes"].items():
+        stages = ", ".join(f"{k} {v['p50_ms']}" for k, v in result["profile"].items())
+        print(f"[gate_latency] {mode} p50 ms by stage: {stages}", file=sys.stderr)
     text = json.dumps(report, indent=2)
     print(text)
     if args.out:

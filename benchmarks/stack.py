@@ -289,7 +289,7 @@ def gate_event(org, *, re_entry: bool = True):
         starts_at=now - timedelta(hours=1),
         ends_at=now + timedelta(hours=5),
         status=Event.Status.GATES_OPEN,
-        entry_policy=Event.EntryPolicy.RE_ENTRY if re_entry else Event.EntryPolicy.SINGLE,
+        entry_policy=Event.EntryPolicy.RE_ENTRY if re_entry else Event.EntryPolicy.SINGLE_ENTRY,
     )
     gates = {
         "face_only": gate_create(event=event, name="Face lane", mode=Gate.Mode.FACE_ONLY),

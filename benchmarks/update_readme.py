@@ -121,7 +121,24 @@ def section_gate_latency(results: Path) -> list[str]:
         ),
         "",
         *search_lines(results),
+        *ratio_lines(results),
     ]
+
+
+def ratio_lines(results: Path) -> list[str]:
+    """The issue 17 ratios each gate latency run prints (benchmarks/gate_profile.py)."""
+    lines = []
+    for path in sorted(results.glob("gate_latency*.json")):
+        ratios = json.loads(path.read_text()).get("ratios") or {}
+        if ratios.get("ticket_and_face_over_face_compute") is not None:
+            lines.append(
+                f"- `{path.stem}`: ticket + face p50 / per-face compute "
+                f"({ratios['per_face_compute_p50_ms']} ms) = "
+                f"{ratios['ticket_and_face_over_face_compute']} (target ≤ 2.5); face-only p50 / "
+                f"ticket + face p50 = {ratios.get('face_only_over_ticket_and_face')} "
+                "(target ≤ 1.2)."
+            )
+    return lines
 
 
 def search_lines(results: Path) -> list[str]:
@@ -245,10 +262,11 @@ def section_bulk(data) -> list[str]:
                     run.get("photos_per_second_per_process"),
                     scaling if run.get("worker_processes") == 2 else "",
                     run.get("claimed_more_than_once"),
+                    run.get("deadlocks", "not counted"),
                 ]
             )
     header = ["Model", "Photos", "Processes", "Photos/s", "Per process (target ≥ 40)"]
-    header += ["Scaling 2 vs 1", "Claimed twice"]
+    header += ["Scaling 2 vs 1", "Claimed twice", "Deadlocks"]
     batch = {e.get("batch_size") for e in data.get("models", [])}
     return [
         "### Bulk enrollment: queued photos drained by worker processes",

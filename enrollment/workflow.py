@@ -11,6 +11,7 @@ Neither calls the other, nor back up into this module.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -18,6 +19,7 @@ import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from attendees.models import EnrollmentPhoto, TicketHolder
@@ -29,18 +31,17 @@ from common.db import files_delete_on_commit
 from common.images import upload_size_check
 from common.reasons import Reason, ReasonError, reason_text
 from common.unavailable import QUEUE_ERRORS
+from enrollment.duplicates import duplicate_faces_flag
 from enrollment.selectors import photos_missing_embedding, photos_with_lost_tasks
 from recognition import inference
-from recognition.ml.runtime.pipeline import FaceResult
+from recognition.ml.runtime.pipeline import FaceResult, timed
 from recognition.models import EmbeddingModel
 from recognition.search_index import event_search_index_ensure
 from recognition.selectors import (
     active_model,
     enrolled_holder_count_refresh,
-    model_threshold,
-    nearest_holders,
 )
-from recognition.services import face_embedding_store
+from recognition.services import face_embedding_store, face_embeddings_store
 from webhooks.services import enrollment_photo_webhook_emit
 
 logger = logging.getLogger(__name__)
@@ -93,24 +94,20 @@ def enrollment_photos_claim(*, photo_ids: list[int], extra: int) -> list[Enrollm
     again, so no photo is ever lost.
     """
     stale_before = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
-    waiting = EnrollmentPhoto.objects.filter(status=EnrollmentPhoto.Status.PENDING) | (
-        EnrollmentPhoto.objects.filter(
-            status=EnrollmentPhoto.Status.PROCESSING, processing_started_at__lt=stale_before
-        )
+    # On the locked rows themselves, not through a subquery: when another batch claims a row
+    # between this query's snapshot and its lock, PostgreSQL re-checks the row's own conditions
+    # against the committed version (and drops it), but a subquery's answer keeps the old
+    # snapshot, so the photo was claimed twice (issue 17: attempts = 2 with no retry).
+    waiting = Q(status=EnrollmentPhoto.Status.PENDING) | Q(
+        status=EnrollmentPhoto.Status.PROCESSING, processing_started_at__lt=stale_before
     )
     own_ids = set(photo_ids)
     with transaction.atomic():
-        locked = EnrollmentPhoto.objects.select_for_update(skip_locked=True, of=("self",))
-        own = list(
-            locked.select_related("holder__event")
-            .filter(pk__in=own_ids)
-            .filter(pk__in=waiting.values("pk"))
-        )
-        others = list(
-            locked.select_related("holder__event")
-            .filter(pk__in=waiting.exclude(pk__in=own_ids).values("pk"))
-            .order_by("created_at")[:extra]
-        )
+        locked = EnrollmentPhoto.objects.select_for_update(
+            skip_locked=True, of=("self",)
+        ).select_related("holder__event__organization")
+        own = list(locked.filter(waiting, pk__in=own_ids))
+        others = list(locked.filter(waiting).exclude(pk__in=own_ids).order_by("created_at")[:extra])
         claimed = own + others
         now = timezone.now()
         for photo in claimed:
@@ -148,70 +145,181 @@ def _read(photo: EnrollmentPhoto) -> bytes | None:
         return None
 
 
+# The stages of a batch whose milliseconds a task reports (benchmarks/bulk_enrollment.py
+# profiles real workers from them): the pipeline's own, and the workflow's around them.
+BATCH_STAGES = (
+    "claim",
+    "file_read",
+    "decode",
+    "detect",
+    "quality",
+    "align",
+    "embed",
+    "result_write",
+    "duplicate_check",
+    "index_refresh",
+)
+
+
 def enrollment_process(*, photo_ids: list[int], batch_size: int | None = None, model=None) -> dict:
     """Process the given photos and, in the same batch, other photos still waiting.
 
-    `model` defaults to the active one; benchmarks pass another to compare models.
+    `model` defaults to the active one; benchmarks pass another to compare models. The answer
+    says how many photos were processed, accepted and flagged, and the batch's milliseconds
+    per stage (BATCH_STAGES).
     """
     batch_size = batch_size or settings.FACEPASS_ENROLL_BATCH_SIZE
     model = model or active_model()
-    photos = enrollment_photos_claim(photo_ids=photo_ids, extra=max(batch_size - len(photo_ids), 0))
+    stage_ms: dict[str, float] = {}
+    with timed(stage_ms, "claim"):
+        extra = max(batch_size - len(photo_ids), 0)
+        photos = enrollment_photos_claim(photo_ids=photo_ids, extra=extra)
     if not photos:
-        return {"processed": 0, "accepted": 0}
+        return {"processed": 0, "accepted": 0, "flagged": 0}
     try:
-        accepted = _process_claimed(photos, model)
+        accepted = _process_claimed(photos, model, stage_ms)
     except BaseException:
         # Whatever went wrong, unfinished photos go back to the queue rather than
         # staying claimed by a batch that no longer runs.
         enrollment_photos_release(photos=photos)
         raise
-    logger.info("enrolled %d photos (%d accepted) with %s", len(photos), accepted, model.label)
-    for event_id in {photo.holder.event_id for photo in photos}:
-        # Face-only thresholds follow the number of enrolled holders: recount it now.
-        enrolled_holder_count_refresh(event_id=event_id, model=model)
-        event_search_index_ensure(event_id=event_id, model=model)
-    return {"processed": len(photos), "accepted": accepted, "model": model.label}
+    # After the batch's commit: every embedding of this batch and of batches committed before
+    # is visible, and the short flag transactions cannot interleave with a batch's locks.
+    with timed(stage_ms, "duplicate_check"):
+        flagged = duplicate_faces_flag(accepted=accepted, model=model)
+    logger.info("enrolled %d photos (%d accepted) with %s", len(photos), len(accepted), model.label)
+    with timed(stage_ms, "index_refresh"):
+        for event_id in {photo.holder.event_id for photo in photos}:
+            # Face-only thresholds follow the number of enrolled holders: recount it now.
+            enrolled_holder_count_refresh(event_id=event_id, model=model)
+            event_search_index_ensure(event_id=event_id, model=model)
+    return {
+        "processed": len(photos),
+        "accepted": len(accepted),
+        "flagged": flagged,
+        "model": model.label,
+        "stage_ms": {stage: round(stage_ms.get(stage, 0.0), 2) for stage in BATCH_STAGES},
+    }
 
 
-def _process_claimed(photos: list[EnrollmentPhoto], model: EmbeddingModel) -> int:
+def _process_claimed(
+    photos: list[EnrollmentPhoto], model: EmbeddingModel, stage_ms: dict[str, float]
+) -> list[tuple[EnrollmentPhoto, np.ndarray]]:
+    """Record the batch's results; returns the accepted photos with their embeddings."""
     # Uploads check consent; this catches consent withdrawn since (never look at the face).
     enrollment_photos_refuse_without_consent(
         photos=[photo for photo in photos if not photo.holder.has_consented], model=model
     )
     consented = [photo for photo in photos if photo.holder.has_consented]
-    images = [_read(photo) for photo in consented]
+    with timed(stage_ms, "file_read"):
+        images = [_read(photo) for photo in consented]
     readable = [image for image in images if image is not None]
-    results = iter(inference.enroll_images(model, readable) if readable else ())
-    accepted = 0
+    face_results = inference.enroll_images(model, readable) if readable else []
+    for face_result in face_results:
+        for stage, ms in face_result.timings_ms.items():
+            stage_ms[stage] = stage_ms.get(stage, 0.0) + ms
+    results = iter(face_results)
+    outcomes = [
+        (photo, Rejection(Reason.FILE_MISSING) if image is None else next(results))
+        for photo, image in zip(consented, images, strict=True)
+    ]
     # One commit per batch, not per photo: commits (fsync) dominate the database cost.
+    with timed(stage_ms, "result_write"):
+        recorded = enrollment_photos_record_results(outcomes=outcomes, model=model)
+    return [
+        (photo, np.asarray(result.embedding))
+        for photo, result in outcomes
+        if photo in recorded and isinstance(result, FaceResult) and result.accepted
+    ]
+
+
+def enrollment_photos_record_results(
+    *, outcomes: list[tuple[EnrollmentPhoto, FaceResult | Rejection]], model: EmbeddingModel
+) -> list[EnrollmentPhoto]:
+    """Store a batch's outcomes in one transaction of a few set-based statements; returns the
+    photos recorded (a photo deleted while it was being processed is left out).
+
+    Duplicate-face flags are not set here: they come after the commit (enrollment.duplicates).
+    """
     with transaction.atomic():
-        for photo, image in zip(consented, images, strict=True):
-            result = Rejection(Reason.FILE_MISSING) if image is None else next(results)
-            recorded = enrollment_photo_record_result(photo=photo, model=model, result=result)
-            accepted += bool(recorded and recorded.status == EnrollmentPhoto.Status.ACCEPTED)
-    return accepted
+        # The attendee may delete a photo mid-processing. The row locks make such a delete
+        # wait for this result; a photo already gone is skipped instead of failing the batch
+        # (and with it the other attendees' photos).
+        ids = [photo.pk for photo, _ in outcomes]
+        present = set(
+            EnrollmentPhoto.objects.select_for_update()
+            .filter(pk__in=ids)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        recorded, embeddings = [], []
+        for photo, result in outcomes:
+            if photo.pk not in present:
+                logger.info("photo %s was deleted while being processed; result dropped", photo.pk)
+                continue
+            vector = _photo_result_apply(photo, result)
+            if vector is not None:
+                embeddings.append((photo, vector))
+            recorded.append(photo)
+        EnrollmentPhoto.objects.bulk_update(recorded, RESULT_FIELDS)
+        if embeddings:
+            face_embeddings_store(rows=embeddings, model=model)
+        for photo in recorded:
+            enrollment_photo_webhook_emit(photo=photo)
+        ticket_holders_refresh_status(
+            holders=[photo.holder for photo in recorded],
+            enrolled_ids={photo.holder_id for photo, _ in embeddings},
+        )
+    return recorded
+
+
+def ticket_holders_refresh_status(
+    *, holders: list[TicketHolder], enrolled_ids: Collection[int] = ()
+) -> None:
+    """Refresh the holders' status, locking their rows in primary-key order.
+
+    Two batches that share holders (a holder's repeated uploads) then lock them in the same
+    order, so neither can wait on the other in a cycle. FOR NO KEY UPDATE, like the UPDATE it
+    precedes: it does not wait on the key-share locks of other batches' embedding inserts.
+    `enrolled_ids`: holders known to have an accepted photo now, set enrolled in one UPDATE.
+    """
+    by_pk = {holder.pk: holder for holder in holders}
+    locked = TicketHolder.objects.select_for_update(no_key=True).filter(pk__in=by_pk)
+    to_enroll = []
+    for fresh in locked.order_by("pk"):
+        if fresh.pk not in enrolled_ids:
+            ticket_holder_refresh_status(holder=fresh)
+        elif fresh.status not in (TicketHolder.Status.ENROLLED, TicketHolder.Status.REVOKED):
+            fresh.status = TicketHolder.Status.ENROLLED
+            to_enroll.append(fresh.pk)
+        by_pk[fresh.pk].status = fresh.status
+    if to_enroll:
+        TicketHolder.objects.filter(pk__in=to_enroll).update(
+            status=TicketHolder.Status.ENROLLED, updated_at=timezone.now()
+        )
+
+
+RESULT_FIELDS = [
+    "status",
+    "quality",
+    "face_box",
+    "processed_at",
+    "processing_started_at",
+    "rejection_code",
+    "rejection_message",
+]
 
 
 def enrollment_photo_record_result(
     *, photo: EnrollmentPhoto, model: EmbeddingModel, result: FaceResult | Rejection
 ) -> EnrollmentPhoto | None:
-    """Store the outcome; None when the photo was deleted while it was being processed."""
-    with transaction.atomic():
-        # The attendee may delete the photo mid-processing. The row lock makes such a delete
-        # wait for this result; a photo already gone is skipped instead of failing the batch
-        # (and with it the other attendees' photos).
-        if not EnrollmentPhoto.objects.select_for_update().filter(pk=photo.pk).exists():
-            logger.info("photo %s was deleted while being processed; result dropped", photo.pk)
-            return None
-        _photo_result_apply(photo, model, result)
-        enrollment_photo_webhook_emit(photo=photo)
-    ticket_holder_refresh_status(holder=photo.holder)
-    if isinstance(result, FaceResult) and result.accepted:
-        duplicate_face_check(photo=photo, model=model, vector=result.embedding)
-    return photo
+    """Store one photo's outcome; None when the photo was deleted while it was processed."""
+    recorded = enrollment_photos_record_results(outcomes=[(photo, result)], model=model)
+    return recorded[0] if recorded else None
 
 
-def _photo_result_apply(photo: EnrollmentPhoto, model, result: FaceResult | Rejection) -> None:
+def _photo_result_apply(photo: EnrollmentPhoto, result: FaceResult | Rejection):
+    """Set the photo's result fields; returns the embedding to store when it was accepted."""
     verdict = getattr(result, "verdict", None)
     photo.quality = {k: round(float(v), 3) for k, v in verdict.figures.items()} if verdict else {}
     face = verdict.face if verdict else None
@@ -221,23 +329,12 @@ def _photo_result_apply(photo: EnrollmentPhoto, model, result: FaceResult | Reje
     if isinstance(result, FaceResult) and result.accepted:
         photo.status = EnrollmentPhoto.Status.ACCEPTED
         photo.rejection_code = photo.rejection_message = ""
-        face_embedding_store(photo=photo, model=model, vector=np.asarray(result.embedding))
-    else:
-        code = result.code if isinstance(result, Rejection) else result.verdict.code or ""
-        photo.status = EnrollmentPhoto.Status.REJECTED
-        photo.rejection_code = code
-        photo.rejection_message = reason_text(code, advice=True)[:300]
-    photo.save(
-        update_fields=[
-            "status",
-            "quality",
-            "face_box",
-            "processed_at",
-            "processing_started_at",
-            "rejection_code",
-            "rejection_message",
-        ]
-    )
+        return np.asarray(result.embedding)
+    code = result.code if isinstance(result, Rejection) else result.verdict.code or ""
+    photo.status = EnrollmentPhoto.Status.REJECTED
+    photo.rejection_code = code
+    photo.rejection_message = reason_text(code, advice=True)[:300]
+    return None
 
 
 def enrollment_photos_refuse_without_consent(
@@ -258,29 +355,6 @@ def enrollment_photos_refuse_without_consent(
                     details={"reason": Reason.CONSENT_REQUIRED.value, "file_only": True},
                 )
                 files_delete_on_commit(storage, [name])
-
-
-def duplicate_face_check(*, photo: EnrollmentPhoto, model: EmbeddingModel, vector) -> bool:
-    """Flag both holders when this face matches another holder of the same event.
-
-    One person holding several tickets under different names is what this catches;
-    the 1:N threshold at the event's security level decides what "matches" means.
-    """
-    holder = photo.holder
-    threshold = model_threshold(model, holder.event.target_far)
-    matches = nearest_holders(
-        event=holder.event_id, model=model, vector=vector, limit=1, exclude_holder_id=holder.pk
-    )
-    if not matches or matches[0].similarity < threshold:
-        return False
-    other = TicketHolder.objects.get(pk=matches[0].holder_id)
-    note = "Face matches {} ({}) with similarity {:.2f}."
-    for flagged, twin in ((holder, other), (other, holder)):
-        flagged.needs_review = True
-        flagged.review_note = note.format(twin.name, twin.ticket_code, matches[0].similarity)
-        flagged.save(update_fields=["needs_review", "review_note", "updated_at"])
-    logger.warning("possible duplicate person: holders %s and %s", holder.pk, other.pk)
-    return True
 
 
 # --- Re-embedding after a model change -----------------------------------------------------

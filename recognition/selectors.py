@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -130,17 +131,25 @@ def nearest_holders(
     one (recognition.search_index); exact=True/False forces a method (benchmarks compare both).
     """
     event_id = event if isinstance(event, int) else event.pk
+    probes = [(vector, exclude_holder_id)]
+    return nearest_holders_each(
+        event_id=event_id, model=model, probes=probes, limit=limit, exact=exact
+    )[0]
+
+
+def nearest_holders_each(
+    *,
+    event_id: int,
+    model: EmbeddingModel,
+    probes: Sequence[tuple[np.ndarray, int | None]],
+    limit: int = 2,
+    exact: bool | None = None,
+) -> list[list[HolderMatch]]:
+    """nearest_holders for several (vector, holder to exclude) probes of one event, in one
+    transaction: an enrollment batch's duplicate check pays the index lookup and the search
+    settings once, not once per photo."""
     if exact is None:
         exact = ready_search_index(event_id=event_id, model_id=model.pk) is None
-    qs = FaceEmbedding.objects.filter(event_id=event_id, model=model)
-    if exclude_holder_id is not None:
-        qs = qs.exclude(holder_id=exclude_holder_id)
-    # A holder may have several photos: over-fetch rows, keep each holder's best.
-    rows_query = (
-        qs.annotate(distance=CosineDistance("vector", vector))
-        .order_by("distance")
-        .values_list("holder_id", "photo_id", "distance")[: limit * 5]
-    )
     with transaction.atomic():
         with connection.cursor() as cursor:
             if exact:  # no HNSW for this query, whatever the planner would like
@@ -149,7 +158,23 @@ def nearest_holders(
                 cursor.execute(
                     "SET LOCAL hnsw.ef_search = %s", [int(settings.FACEPASS_HNSW_EF_SEARCH)]
                 )
-        rows = list(rows_query)
+        return [
+            _best_per_holder(event_id, model, vector, limit, exclude) for vector, exclude in probes
+        ]
+
+
+def _best_per_holder(
+    event_id: int, model: EmbeddingModel, vector, limit: int, exclude_holder_id: int | None
+) -> list[HolderMatch]:
+    qs = FaceEmbedding.objects.filter(event_id=event_id, model=model)
+    if exclude_holder_id is not None:
+        qs = qs.exclude(holder_id=exclude_holder_id)
+    # A holder may have several photos: over-fetch rows, keep each holder's best.
+    rows = (
+        qs.annotate(distance=CosineDistance("vector", vector))
+        .order_by("distance")
+        .values_list("holder_id", "photo_id", "distance")[: limit * 5]
+    )
     best: dict[int, HolderMatch] = {}
     for holder_id, photo_id, distance in rows:
         if holder_id not in best:

@@ -77,3 +77,25 @@ def face_embedding_store(
         },
     )
     return embedding
+
+
+def face_embeddings_store(
+    *, rows: list[tuple[EnrollmentPhoto, np.ndarray]], model: EmbeddingModel
+) -> None:
+    """face_embedding_store for a batch of photos in one statement (an upsert on photo and
+    model): an enrollment batch writes its embeddings in one round trip."""
+    FaceEmbedding.objects.bulk_create(
+        [
+            FaceEmbedding(
+                photo=photo,
+                model=model,
+                event_id=photo.holder.event_id,
+                holder_id=photo.holder_id,
+                vector=np.asarray(vector, dtype=np.float32),
+            )
+            for photo, vector in rows
+        ],
+        update_conflicts=True,
+        unique_fields=["photo", "model"],
+        update_fields=["event", "holder", "vector"],
+    )

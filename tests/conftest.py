@@ -113,7 +113,8 @@ def _worker_env() -> dict[str, str]:
     return env
 
 
-def start_worker(queues: str, name: str | None = None, **env) -> subprocess.Popen:
+def start_worker(queues: str, name: str | None = None, stderr=None, **env) -> subprocess.Popen:
+    """A `celery worker -c 1` process; `stderr` (a file) collects its log when given."""
     name = name or f"test-{uuid.uuid4().hex[:8]}"
     cmd = [
         str(Path(sys.executable).parent / "celery"),
@@ -131,7 +132,7 @@ def start_worker(queues: str, name: str | None = None, **env) -> subprocess.Pope
         "--without-gossip",
         "--without-mingle",
     ]
-    return subprocess.Popen(cmd, cwd=REPO_ROOT, env={**_worker_env(), **env})
+    return subprocess.Popen(cmd, cwd=REPO_ROOT, env={**_worker_env(), **env}, stderr=stderr)
 
 
 def wait_for_worker_heartbeat(name_prefix: str, timeout: float = 90.0) -> None:

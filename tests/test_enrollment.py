@@ -142,3 +142,18 @@ def test_a_real_worker_takes_an_uploaded_photo_to_a_stored_embedding(
         time.sleep(0.5)
     assert photo.status == "accepted", (photo.status, photo.rejection_code)
     assert FaceEmbedding.objects.filter(photo=photo, model__is_active=True).count() == 1
+
+
+def test_twins_in_one_batch_are_flagged_as_one_pair_once(event_a, default_model):
+    same_face = val_photo(6, 0)
+    twins = [
+        stored_photo(consenting_holder(event_a, f"T{i}", f"Twin {i}"), same_face) for i in (1, 2)
+    ]
+    result = enrollment_process(photo_ids=[p.pk for p in twins], batch_size=2)
+    assert (result["accepted"], result["flagged"]) == (2, 1)
+    notes = dict(TicketHolder.objects.values_list("ticket_code", "review_note"))
+    assert "(T2)" in notes["T1"] and "(T1)" in notes["T2"]
+    # A third ticket with the same face is a new pair: flagged, with the note naming it.
+    third = stored_photo(consenting_holder(event_a, "T3", "Twin 3"), same_face)
+    assert enrollment_process(photo_ids=[third.pk])["flagged"] == 1
+    assert TicketHolder.objects.get(ticket_code="T3").needs_review

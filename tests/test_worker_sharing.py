@@ -7,13 +7,16 @@ test-only code in the workers, no extra fields on the photo.
 """
 
 import ast
+import re
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
+from django.db import connection
 
-from attendees.models import EnrollmentPhoto
+from attendees.models import EnrollmentPhoto, TicketHolder
 from common.workers import live_workers
 from enrollment.workflow import enrollment_photo_create
 from facepass_site.celery import app
@@ -144,3 +147,96 @@ def test_two_workers_on_one_queue_share_the_photos_and_process_each_once(
         per_photo[photo_id] += 1
     assert {pk: n for pk, n in per_photo.items() if pk in accepted} == dict.fromkeys(accepted, 1)
     assert all(per_photo[pk] == 0 for pk in set(ids) - accepted)
+
+
+FACES = 8
+DUPLICATE_LINE = re.compile(r"possible duplicate person: holders (\d+) and (\d+)")
+
+
+def database_deadlocks() -> int:
+    """PostgreSQL's count of deadlocks detected in this test database (all sessions)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
+        return cursor.fetchone()[0]
+
+
+def upload_faces(event, side: str, indexes) -> dict[int, int]:
+    """One holder per face index, its photo through the upload service; holder id -> face."""
+    faces = {}
+    for index in indexes:
+        holder = consenting_holder(event, f"{side}{index}", f"Twin {side}{index}")
+        enrollment_photo_create(holder=holder, image_bytes=val_photo(index))
+        faces[holder.pk] = index
+    return faces
+
+
+def wait_until_processed(timeout: float) -> None:
+    waiting = EnrollmentPhoto.objects.filter(status__in=["pending", "processing"])
+    deadline = time.monotonic() + timeout
+    while waiting.exists():
+        assert time.monotonic() < deadline, f"photos still waiting after {timeout:.0f} s"
+        time.sleep(0.3)
+
+
+def test_two_workers_flag_duplicate_faces_crossing_their_batches_once_without_deadlock(
+    transactional_db, event_a, default_model, tmp_path
+):
+    """The mass-upload pattern that deadlocked: the same face on several tickets. Faces 0-7
+    are enrolled once (C0..C7); then each worker gets one batch of the same faces, one in
+    order (X0..X7), the other reversed (Y7..Y0), both released at once, so the two batches
+    meet the enrolled holders in opposite orders."""
+    prefix = f"dup-{uuid.uuid4().hex[:6]}"
+    names = [f"{prefix}-a", f"{prefix}-b"]
+    logs = [(tmp_path / f"{name}.log").open("wb") for name in names]
+    deadlocks_before = database_deadlocks()
+    workers = [
+        start_worker("recognition", name, stderr=log, FACEPASS_ENROLL_BATCH_SIZE=str(FACES))
+        for name, log in zip(names, logs, strict=True)
+    ]
+    try:
+        for name in names:
+            wait_for_worker_heartbeat(name)
+        hostnames = [w["hostname"] for w in live_workers() if w["hostname"].startswith(prefix)]
+        with TaskEvents() as events:
+            events.wait(lambda: set(hostnames) <= events.seen, 30, "worker heartbeat events")
+            app.control.enable_events(destination=hostnames, reply=True, timeout=10)
+            face_of = upload_faces(event_a, "C", range(FACES))
+            wait_until_processed(240)
+            replies = app.control.cancel_consumer(
+                "recognition", destination=hostnames, reply=True, timeout=10
+            )
+            assert len(replies) == 2
+            face_of |= upload_faces(event_a, "X", range(FACES))
+            face_of |= upload_faces(event_a, "Y", reversed(range(FACES)))
+            app.control.add_consumer("recognition", destination=hostnames, reply=True, timeout=10)
+            wait_until_processed(240)
+            events.wait(lambda: len(events.succeeded) >= 3 * FACES, 30, "every task's result")
+    finally:
+        for proc in workers:
+            stop_worker(proc)  # a stopped backend has flushed its statistics
+        for log in logs:
+            log.close()
+
+    assert events.failed == []
+    assert database_deadlocks() == deadlocks_before
+    photos = EnrollmentPhoto.objects.filter(holder__event=event_a)
+    assert sorted(photos.values_list("attempts", flat=True)) == [1] * (3 * FACES)  # no retry
+    accepted = set(photos.filter(status="accepted").values_list("holder_id", flat=True))
+    codes = dict(TicketHolder.objects.values_list("pk", "ticket_code"))
+    assert len(accepted) >= 3 * (FACES - 2)  # a validation photo may fail a quality gate
+    logged = [
+        tuple(sorted(map(int, m.groups())))
+        for log in logs
+        for m in DUPLICATE_LINE.finditer(Path(log.name).read_text())
+    ]
+    flagged = sum(ast.literal_eval(e["result"])["flagged"] for e in events.succeeded)
+    assert flagged == len(logged) == len(set(logged))  # each pair once
+    assert all(face_of[a] == face_of[b] for a, b in logged)  # a pair shares one face
+    # Every accepted copy (X, Y) of a face with another accepted holder is in a flagged pair.
+    copies = [pk for pk in accepted if codes[pk][0] in "XY"]
+    shared = [pk for pk in copies if sum(face_of[o] == face_of[pk] for o in accepted) >= 2]
+    in_pairs = {pk for pair in logged for pk in pair}
+    assert set(shared) <= in_pairs
+    flagged_holders = TicketHolder.objects.filter(event=event_a, needs_review=True)
+    assert set(flagged_holders.values_list("pk", flat=True)) == in_pairs
