@@ -77,6 +77,7 @@ def parse_args(argv):
     add("--resume", action="store_true", help="continue from OUT/checkpoint/")
     add("--no-augment", action="store_true", help="views are the untouched photos")
     add("--no-onnx", action="store_true", help="do not write OUT/model.onnx")
+    add("--no-calibrate", action="store_true", help="no FAR threshold table measured on --val")
     add("--cache-dir", help="detection and crop cache (default ~/.cache/facepass/train)")
     add("--quiet", action="store_true", help="no progress bar")
     add_detector_arguments(parser)
@@ -95,6 +96,16 @@ def loss_weights(args) -> LossWeights:
     return LossWeights(args.w_cosine, args.w_relational, args.w_triplet, args.triplet_margin)
 
 
+def limit_threads(tf, threads: int) -> None:
+    """TensorFlow's thread pools are fixed once it has run anything in this process (a second
+    run in the same process, as in the tests, keeps the first run's)."""
+    try:
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+    except RuntimeError:
+        logger.info("TensorFlow already initialised; thread limits unchanged")
+
+
 class Distiller:
     """Student, optimizer, compiled step and bookkeeping of one run."""
 
@@ -103,8 +114,7 @@ class Distiller:
         from recognition.ml.training.networks import tensorflow
 
         self.tf, self.keras = tensorflow()
-        self.tf.config.threading.set_inter_op_parallelism_threads(args.threads)
-        self.tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        limit_threads(self.tf, args.threads)
         self.args, self.out = args, out
         self.keras.utils.set_random_seed(args.seed)
         self.model = mobileface.build_face_model(args.input_size)
@@ -416,7 +426,25 @@ def distill(argv=None) -> Distiller:
     reason = fit(run, views, sources.labels, val)
     command = "python -m recognition.ml.training.distill " + shlex.join(argv)
     export(run, sources, val, command, reason)
+    if not args.no_calibrate:
+        calibrate(args, out)
     return run
+
+
+def calibrate(args, out: Path) -> None:
+    """Thresholds by FAR measured end to end (detect, align, embed) on --val go into the
+    artifact, as recognition.ml.training.train does: the gate reads them from there."""
+    from recognition.ml.runtime.embedders import load_embedder
+    from recognition.ml.tools import evaluate
+
+    load_embedder.cache_clear()  # the artifact at `out` was just rewritten
+    argv = ["--data", args.val, "--embedder", "mobilenetv2-siamese", "--model", str(out)]
+    argv += ["--out", str(out / "evaluation.json"), "--plot", str(out / "roc.png")]
+    argv += ["--write-thresholds", "--detector", args.detector]
+    argv += ["--model-cache-dir", args.model_cache_dir]
+    if args.yunet_model:
+        argv += ["--yunet-model", args.yunet_model]
+    evaluate.main(argv)
 
 
 def main(argv=None) -> None:

@@ -124,19 +124,26 @@ def savedmodel_variables(handle: str | Path) -> dict:
 
 def load_backbone_weights(model, handle: str | Path) -> int:
     """Copy the SavedModel's weights into the layers of the same names; returns how many
-    layers were filled. Raises if a backbone layer finds no weights (a different network)."""
+    layers were filled. Raises, having changed nothing, if a backbone layer finds no weights
+    of its name and shape (a different network)."""
     values = savedmodel_variables(handle)
-    filled = 0
+    plan = []
     for layer in model.layers:
         if not layer.weights or layer.name.startswith(("gdc", "embedding")):
             continue
-        names = [f"{layer.name}/{w.name.split('/')[-1].split(':')[0]}" for w in layer.weights]
-        missing = [n for n in names if n not in values]
-        if missing:
-            raise ValueError(f"{handle} has no {missing[0]}: not the expected MobileNetV2")
-        layer.set_weights([values[n] for n in names])
-        filled += 1
-    return filled
+        weights = []
+        for variable in layer.weights:
+            name = f"{layer.name}/{variable.name.split('/')[-1].split(':')[0]}"
+            value = values.get(name)
+            if value is None or tuple(value.shape) != tuple(variable.shape):
+                raise ValueError(
+                    f"{handle} has no {name} {variable.shape}: not the expected MobileNetV2"
+                )
+            weights.append(value)
+        plan.append((layer, weights))
+    for layer, weights in plan:
+        layer.set_weights(weights)
+    return len(plan)
 
 
 def block_of(layer_name: str) -> int:

@@ -188,18 +188,11 @@ def export_onnx(model, out: str | Path) -> Path:
     return path
 
 
-def onnx_session(path: str | Path, threads: int = 1):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
 def worst_cosine(model, path: str | Path, crops: np.ndarray, batch_size: int = 64) -> float:
     """Smallest cosine between the Keras and the ONNX embedding of the same uint8 crops."""
-    session = onnx_session(path)
+    from recognition.ml.runtime.embedders.mobilenet import onnx_session
+
+    session = onnx_session(Path(path), threads=1)
     worst = 1.0
     for start in range(0, len(crops), batch_size):
         images = crops[start : start + batch_size].astype(np.float32) / 255.0
