@@ -63,12 +63,17 @@ def test_freeze_until_freezes_the_stem_and_blocks_up_to_n_and_nothing_after(face
         freeze_until(face_model, 10)
         trainable = {layer.name for layer in face_model.layers if layer.trainable}
         assert "stem" not in trainable and "b10_project" not in trainable
-        assert {"b11_expand", "b17_project_bn", "head", "gdc", "embedding"} <= trainable
+        assert {"b11_expand", "b17_project", "head", "gdc", "gdc_bn", "embedding_bn"} <= trainable
         assert all(block_of(name) > 10 for name in trainable)
-        freeze_until(face_model, -1)
+        # The backbone's BatchNorm keeps ImageNet statistics unless asked otherwise.
+        assert "b17_project_bn" not in trainable and "head_bn" not in trainable
+        freeze_until(face_model, 10, backbone_batchnorm=True)
+        assert face_model.get_layer("b17_project_bn").trainable
+        assert not face_model.get_layer("b10_project_bn").trainable
+        freeze_until(face_model, -1, backbone_batchnorm=True)
         assert all(layer.trainable for layer in face_model.layers)
     finally:
-        freeze_until(face_model, -1)
+        freeze_until(face_model, -1, backbone_batchnorm=True)
 
 
 def test_unknown_backbones_are_refused_by_layer_name(tmp_path, face_model):

@@ -119,7 +119,7 @@ class Distiller:
         self.keras.utils.set_random_seed(args.seed)
         self.model = mobileface.build_face_model(args.input_size)
         mobileface.load_backbone_weights(self.model, args.backbone)
-        mobileface.freeze_until(self.model, args.freeze_until)
+        mobileface.freeze_until(self.model, args.freeze_until, args.backbone_batchnorm)
         schedule = self.keras.optimizers.schedules.CosineDecay(args.lr, args.steps, alpha=0.05)
         self.optimizer = self.keras.optimizers.Adam(learning_rate=schedule)
         self.optimizer.build(self.model.trainable_variables)
@@ -368,6 +368,7 @@ def metadata(run: Distiller, sources, val: FaceSet, command, reason, onnx_file) 
             for name in (
                 "input_size",
                 "freeze_until",
+                "backbone_batchnorm",
                 "steps",
                 "batch_p",
                 "batch_k",
