@@ -59,6 +59,11 @@ def parse_args(argv):
     add("--margin", type=float, default=MARGIN, help="alignment margin around the face")
     add("--freeze-until", type=int, default=10, help="freeze the stem and blocks 1..N (-1: none)")
     add(
+        "--backbone-batchnorm",
+        action="store_true",
+        help="let the unfrozen blocks' BatchNorm layers learn (default: ImageNet statistics)",
+    )
+    add(
         "--steps", type=int, default=3000, help="planned steps (the learning rate decays over them)"
     )
     add("--batch-p", type=int, default=16, help="identities per batch")
