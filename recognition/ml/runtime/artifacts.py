@@ -190,7 +190,7 @@ def shipping_gaps(candidate: dict[str, Any], reference: dict[str, Any]) -> dict[
     values += [tar_from_metrics(candidate), tar_from_metrics(reference)]
     if any(value is None for value in values):
         return None
-    auc, ref_auc, tar, ref_tar = (float(value) for value in values)
+    auc, ref_auc, tar, ref_tar = (float(value) for value in values if value is not None)
     return {"roc_auc": ref_auc - auc, "tar_at_far_1e-3": ref_tar - tar}
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -39,7 +40,7 @@ class GraphBuilder:
         self.tensor: dict[str, str] = {}  # keras layer name -> ONNX tensor name of its output
         self.padding: dict[str, list[int]] = {}  # zero-padding layer -> pads for the next conv
 
-    def constant(self, name: str, value: np.ndarray) -> str:
+    def constant(self, name: str, value: Any) -> str:
         from onnx import numpy_helper
 
         self.weights.append(numpy_helper.from_array(np.asarray(value, np.float32), name))
@@ -77,7 +78,7 @@ class GraphBuilder:
         elif kind in ("Conv2D", "DepthwiseConv2D"):
             self.tensor[name] = self.convolution(layer, source, pads, kind == "DepthwiseConv2D")
         elif kind == "BatchNormalization":
-            gamma, beta, mean, variance = (np.asarray(w) for w in layer.get_weights())
+            gamma, beta, mean, variance = layer.get_weights()
             inputs = [source] + [
                 self.constant(f"{name}/{part}", value)
                 for part, value in zip(

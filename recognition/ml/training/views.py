@@ -92,7 +92,11 @@ def detect_sources(
                 data["labels"],
                 [str(n) for n in data["names"]],
             )
-    paths, boxes, points, labels, names = [], [], [], [], []
+    paths: list[str] = []
+    boxes: list[tuple] = []
+    points: list[np.ndarray] = []
+    labels: list[int] = []
+    names: list[str] = []
     for name, members in tqdm(files.items(), desc="detect", file=sys.stderr, disable=not progress):
         found = [(p, f) for p, f in ((p, first_face(p, detector)) for p in members) if f]
         if len(found) < MIN_FACES_PER_IDENTITY:
@@ -134,7 +138,7 @@ def first_face(path: Path, detector: FaceDetector) -> DetectedFace | None:
 
 
 def photo_transform(face: DetectedFace, width: int, rng, aug: Augmentation) -> tuple:
-    """(2x3 matrix, flipped): flip about the photo's centre line, then rotate/scale about the
+    """(2x3 matrix, flipped, zoom): flip about the photo's centre line, then rotate/scale about the
     face centre and shift by a fraction of the face width."""
     x, y, w, h = face.box
     flipped = bool(rng.random() < aug.flip)
@@ -142,8 +146,8 @@ def photo_transform(face: DetectedFace, width: int, rng, aug: Augmentation) -> t
     centre_x = (width - 1.0 - (x + w / 2)) if flipped else x + w / 2
     angle = rng.uniform(-aug.rotate_degrees, aug.rotate_degrees)
     scale = rng.uniform(1.0 - aug.scale, 1.0 + aug.scale)
-    rotate = cv2.getRotationMatrix2D((centre_x, y + h / 2), angle, scale)
-    rotate[:, 2] += rng.uniform(-aug.shift, aug.shift, 2) * w
+    rotate = np.asarray(cv2.getRotationMatrix2D((centre_x, y + h / 2), angle, scale), np.float64)
+    rotate[:, 2] = rotate[:, 2] + rng.uniform(-aug.shift, aug.shift, 2) * w
     matrix = rotate @ (flip if flipped else np.eye(3))
     return matrix, flipped, scale
 
@@ -160,13 +164,13 @@ def moved_face(face: DetectedFace, matrix: np.ndarray, flipped: bool, scale: flo
 
 def photometric(image: np.ndarray, rng, aug: Augmentation) -> np.ndarray:
     """Colour jitter, greyscale, blur and JPEG artefacts on a BGR uint8 photo."""
-    out = image.astype(np.float32)
+    out: np.ndarray = image.astype(np.float32)
     if aug.saturation:
         grey = out.mean(axis=2, keepdims=True)
         out = grey + (out - grey) * rng.uniform(1 - aug.saturation, 1 + aug.saturation)
     mean = out.mean()
     out = (out - mean) * rng.uniform(1 - aug.contrast, 1 + aug.contrast) + mean
-    out += rng.uniform(-aug.brightness, aug.brightness) * 255.0
+    out = out + np.float32(rng.uniform(-aug.brightness, aug.brightness) * 255.0)
     if rng.random() < aug.greyscale:
         out[:] = out @ np.array([0.114, 0.587, 0.299], np.float32)[:, None]  # BGR luma
     out = np.clip(out, 0, 255).astype(np.uint8)
@@ -176,7 +180,8 @@ def photometric(image: np.ndarray, rng, aug: Augmentation) -> np.ndarray:
         quality = int(rng.integers(35, 90))
         ok, encoded = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, quality])
         if ok:
-            out = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
+            decoded = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
+            out = out if decoded is None else decoded
     return out
 
 
