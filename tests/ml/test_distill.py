@@ -183,6 +183,8 @@ def test_a_run_stops_on_its_budget_then_resumes_to_its_steps_and_exports(distill
     )
     metadata = json.loads((out / "metadata.json").read_text())
     assert metadata["training"]["stopped_by"] == "steps" and metadata["input_size"] == SIZE
+    state = json.loads((out / "checkpoint" / "state.json").read_text())
+    assert len(state["teacher_centre"]) == 128  # kept across the resume
     assert metadata["training"]["hyperparameters"]["freeze_until"] == 16
     assert (out / "training.png").stat().st_size > 1000
     with pytest.raises(CliError, match="--resume"):
@@ -212,3 +214,18 @@ def test_serving_the_onnx_artifact_never_imports_tensorflow(distilled):
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert result.stdout.strip() == "False"
+
+
+def test_the_teacher_is_centred_on_its_mean_direction_and_renormalised():
+    from recognition.ml.training.distill import centred
+
+    rng = np.random.default_rng(4)
+    common = np.ones(16, np.float32) * 3.0  # a dominant shared direction, as dlib's has
+    teacher = common + rng.normal(size=(32, 16)).astype(np.float32)
+    teacher /= np.linalg.norm(teacher, axis=1, keepdims=True)
+    raw = teacher @ teacher.T
+    spread = centred(teacher, teacher.mean(axis=0))
+    np.testing.assert_allclose(np.linalg.norm(spread, axis=1), 1.0, atol=1e-5)
+    off = ~np.eye(32, dtype=bool)
+    assert raw[off].mean() > 0.7 and abs((spread @ spread.T)[off].mean()) < 0.1
+    assert centred(teacher, None) is teacher
