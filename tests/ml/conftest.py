@@ -35,6 +35,12 @@ def backbone_handle(shared_dir) -> str:
 
 
 @pytest.fixture(scope="session")
+def dynamic_backbone(shared_dir) -> str:
+    """The MobileNetV2 SavedModel that accepts any input size (the distillation student's)."""
+    return str(shared_dir / "models" / "mobilenet_v2_100_feature_vector_dynamic")
+
+
+@pytest.fixture(scope="session")
 def val_photos(val_dir) -> dict[str, list[Path]]:
     """Two photos per identity, sorted so the choice is stable."""
     return {name: sorted((val_dir / name).glob("*.jpg"))[:2] for name in IDENTITIES}

@@ -44,22 +44,31 @@ def test_far_keys_are_written_compactly(far, key):
     assert far_key(far) == key
 
 
-def test_the_shipped_mobilenet_artifact_serves_without_the_backbone_handle(monkeypatch):
-    """Self-contained: the fine-tuned backbone is inside, so serving downloads nothing."""
+def test_the_shipped_mobilenet_artifact_serves_on_onnxruntime_with_nothing_else():
+    """Self-contained and small: the whole network is model.onnx; serving needs neither the
+    backbone handle nor TensorFlow."""
+    import subprocess
+    import sys
     from pathlib import Path
 
-    import numpy as np
-
-    from recognition.ml.runtime.embedders.mobilenet import MobileNetV2SiameseEmbedder
-
-    artifact = Path(__file__).resolve().parents[2] / "recognition/artifacts/mobilenetv2-siamese"
+    root = Path(__file__).resolve().parents[2]
+    artifact = root / "recognition/artifacts/mobilenetv2-siamese"
     size = sum(p.stat().st_size for p in artifact.rglob("*") if p.is_file())
     assert size <= 15 * 1024 * 1024
-    monkeypatch.setenv("FACEPASS_BACKBONE_HANDLE", "/nonexistent/backbone")
-    embedder = MobileNetV2SiameseEmbedder(artifact, backbone_handle="/nonexistent/backbone")
-    assert embedder.metadata["trained"] is True
-    assert set(embedder.metadata["thresholds"]) == {"1e-2", "1e-3", "1e-4"}
-    crops = np.random.default_rng(0).integers(0, 255, (2, 224, 224, 3), dtype=np.uint8)
-    vectors = embedder.embed(crops)
-    assert vectors.shape == (2, 128)
-    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    code = (
+        "import sys, numpy as np\n"
+        "from recognition.ml.runtime.embedders.mobilenet import MobileNetV2SiameseEmbedder\n"
+        f"e = MobileNetV2SiameseEmbedder({str(artifact)!r}, backbone_handle='/nonexistent')\n"
+        "assert e.runtime == 'onnx' and e.metadata['trained'] is True\n"
+        "assert set(e.metadata['thresholds']) == {'1e-2', '1e-3', '1e-4'}\n"
+        "s = e.input_size\n"
+        "crops = np.random.default_rng(0).integers(0, 255, (2, s, s, 3), dtype=np.uint8)\n"
+        "v = e.embed(crops)\n"
+        "assert v.shape == (2, 128) and np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-5)\n"
+        "print('tensorflow' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "False"

@@ -165,3 +165,39 @@ def write_openset(artifact_dir: str | Path, block: dict[str, Any]) -> dict[str, 
     metadata["openset"] = block
     write_metadata(artifact_dir, metadata)
     return metadata
+
+
+# The shipping rule: a trained candidate becomes the default face model only if, on the same
+# validation identities, its ROC AUC is within 0.005 of the reference's (dlib-resnet) and its
+# TAR at FAR 1e-3 within 0.03. Otherwise it ships registered but inactive.
+SHIPPING_MAX_AUC_GAP = 0.005
+SHIPPING_MAX_TAR_GAP = 0.03
+SHIPPING_FAR = "1e-3"
+
+
+def tar_from_metrics(metrics: dict[str, Any], far: str = SHIPPING_FAR) -> float | None:
+    """TAR at a FAR from a metadata "metrics" block (evaluate writes a row, older ones a number)."""
+    row = metrics.get("tar_at_far", {}).get(far)
+    if isinstance(row, dict):
+        row = row.get("tar")
+    return None if row is None else float(row)
+
+
+def shipping_gaps(candidate: dict[str, Any], reference: dict[str, Any]) -> dict[str, float] | None:
+    """How far the candidate's metrics fall short of the reference's (positive: worse); None
+    when either lacks ROC AUC or TAR at FAR 1e-3 (an unevaluated model never ships)."""
+    values = [candidate.get("roc_auc"), reference.get("roc_auc")]
+    values += [tar_from_metrics(candidate), tar_from_metrics(reference)]
+    if any(value is None for value in values):
+        return None
+    auc, ref_auc, tar, ref_tar = (float(value) for value in values if value is not None)
+    return {"roc_auc": ref_auc - auc, "tar_at_far_1e-3": ref_tar - tar}
+
+
+def meets_shipping_rule(candidate: dict[str, Any], reference: dict[str, Any]) -> bool:
+    gaps = shipping_gaps(candidate, reference)
+    return (
+        gaps is not None
+        and gaps["roc_auc"] <= SHIPPING_MAX_AUC_GAP
+        and gaps["tar_at_far_1e-3"] <= SHIPPING_MAX_TAR_GAP
+    )

@@ -45,7 +45,9 @@ def load_embedder(
                 "untrained baseline with: python -m "
                 "recognition.ml.training.make_untrained_artifact --out DIR [--backbone HANDLE]"
             )
-        return MobileNetV2SiameseEmbedder(artifact_dir, config.backbone_handle)
+        return MobileNetV2SiameseEmbedder(
+            artifact_dir, config.backbone_handle, threads=config.onnx_threads
+        )
     if name == "contrastive-cnn":
         if not artifact_dir:
             raise ArtifactError("contrastive-cnn needs a trained artifact directory (--model DIR)")

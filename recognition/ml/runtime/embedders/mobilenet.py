@@ -3,6 +3,9 @@
 Artifact layout (self-contained, serving downloads nothing):
   metadata.json      see recognition.ml.runtime.artifacts
   model/             the whole tf-keras model as a SavedModel, backbone weights included
+  model.onnx         optional (metadata "onnx"): the same network for onnxruntime, written by
+                     recognition.ml.training.onnx_export; when present it is what serves, and
+                     TensorFlow is never imported (a worker stays small and starts fast)
 A training run may instead leave `weights.h5` (head and backbone weights only); that form is
 rebuilt from `backbone_handle` and needs the backbone at load time.
 TensorFlow is imported only when a model is built or loaded.
@@ -102,7 +105,9 @@ def load_keras_model(artifact_dir: Path, backbone_handle: str | None):
 
 
 class MobileNetV2SiameseEmbedder(Embedder):
-    def __init__(self, artifact_dir: str | Path, backbone_handle: str | None = None):
+    def __init__(
+        self, artifact_dir: str | Path, backbone_handle: str | None = None, threads: int = 1
+    ):
         directory = Path(artifact_dir)
         self.metadata = read_metadata(directory)
         if self.metadata["embedder"] != NAME:
@@ -114,9 +119,29 @@ class MobileNetV2SiameseEmbedder(Embedder):
         self.input_size = int(self.metadata["input_size"])
         self.margin = float(self.metadata["margin"])
         self.dimensions = int(self.metadata["dimensions"])
-        handle = backbone_handle or self.metadata.get("backbone_handle")
-        self._model = load_keras_model(directory, handle)
+        onnx_file = self.metadata.get("onnx")
+        self.runtime = "onnx" if onnx_file else "tensorflow"
+        if onnx_file:
+            self._session = onnx_session(directory / onnx_file, threads)
+            self._input = self._session.get_inputs()[0].name
+        else:
+            handle = backbone_handle or self.metadata.get("backbone_handle")
+            self._model = load_keras_model(directory, handle)
 
     def _embed_batch(self, crops: np.ndarray) -> np.ndarray:
         scaled = crops.astype(np.float32) / 255.0
+        if self.runtime == "onnx":
+            return self._session.run(None, {self._input: scaled})[0]
         return self._model(scaled, training=False).numpy()
+
+
+def onnx_session(path: Path, threads: int):
+    """onnxruntime on the CPU with a fixed thread count (workers scale by process count)."""
+    if not path.is_file():
+        raise ArtifactError(f"{path} is missing: the artifact's metadata names it")
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
