@@ -37,13 +37,6 @@ class ReasonFilter(admin.SimpleListFilter):
         return queryset.filter(reason=self.value()) if self.value() else queryset
 
 
-# "Check-ins", not Django's "Check ins" from the class name. Set on the options at run time:
-# migrations read the model's declared Meta (original_attrs), so this needs no events
-# migration; it belongs in CheckIn.Meta once the events app takes its next migration.
-CheckIn._meta.verbose_name = _("check-in")
-CheckIn._meta.verbose_name_plural = _("check-ins")
-
-
 @admin.register(CheckIn)
 class CheckInAdmin(OrganizationScopedAdmin):
     """The check-in log is evidence: readable, never editable, from the admin."""

@@ -215,6 +215,8 @@ class CheckIn(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
+        verbose_name = _("check-in")
+        verbose_name_plural = _("check-ins")
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(

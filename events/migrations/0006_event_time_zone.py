@@ -11,6 +11,10 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AlterModelOptions(
+            name='checkin',
+            options={'ordering': ['-created_at'], 'verbose_name': 'check-in', 'verbose_name_plural': 'check-ins'},
+        ),
         migrations.AddField(
             model_name='event',
             name='time_zone',
