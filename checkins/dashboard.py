@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce, TruncHour
-from django.utils import timezone
 
 from attendees.models import EnrollmentPhoto, TicketHolder
 from common.reasons import Reason, reason_text
@@ -93,18 +91,9 @@ def _checkin_counts(event: Event, tz: tzinfo) -> dict:
     }
 
 
-def _event_time_zone(event: Event) -> tzinfo:
-    """The event's own time zone where it has one (a venue's clock), else the current one."""
-    name = getattr(event, "time_zone", "")
-    try:
-        return ZoneInfo(name) if name else timezone.get_current_timezone()
-    except (ZoneInfoNotFoundError, ValueError):
-        return timezone.get_current_timezone()
-
-
 def event_dashboard(event: Event, tz: tzinfo | None = None) -> EventDashboard:
     """Counts for one event's overview; hours in `tz` (default: the event's time zone)."""
-    tz = tz or _event_time_zone(event)
+    tz = tz or event.tzinfo
     return EventDashboard(
         **_holder_counts(event),
         **_photo_counts(event),

@@ -109,12 +109,6 @@ class EntryUsed:
         }
 
 
-def event_time_zone(event: Event) -> str:
-    # The event's own time zone where the model has one (a field may be added for it), else
-    # the site's.
-    return getattr(event, "time_zone", "") or settings.TIME_ZONE
-
-
 def entry_used(checkin: CheckIn) -> EntryUsed | None:
     """For an "already checked in" deny: the standing entry that used the ticket before it."""
     if checkin.reason != Reason.ALREADY_CHECKED_IN or checkin.attendee_id is None:
@@ -129,7 +123,7 @@ def entry_used(checkin: CheckIn) -> EntryUsed | None:
     )
     if entry is None:
         return None
-    zone = event_time_zone(entry.event)
+    zone = entry.event.time_zone
     return EntryUsed(entry.created_at, entry.gate_id, entry.gate.name, zone)
 
 

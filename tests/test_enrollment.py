@@ -9,7 +9,12 @@ from django.utils import timezone
 from attendees.models import EnrollmentPhoto, TicketHolder
 from attendees.services import ticket_holder_create
 from common.reasons import ReasonError
-from enrollment.workflow import enrollment_photo_create, enrollment_process, reembed_pending
+from enrollment.workflow import (
+    BATCH_STAGES,
+    enrollment_photo_create,
+    enrollment_process,
+    reembed_pending,
+)
 from recognition.models import EmbeddingModel, FaceEmbedding
 from tests.faces import blank_jpeg, consenting_holder, stored_photo, val_photo
 
@@ -157,3 +162,14 @@ def test_twins_in_one_batch_are_flagged_as_one_pair_once(event_a, default_model)
     third = stored_photo(consenting_holder(event_a, "T3", "Twin 3"), same_face)
     assert enrollment_process(photo_ids=[third.pk])["flagged"] == 1
     assert TicketHolder.objects.get(ticket_code="T3").needs_review
+
+
+def test_a_batch_reports_its_milliseconds_per_stage(event_a, default_model):
+    photos = [stored_photo(consenting_holder(event_a, f"S{i}"), val_photo(i)) for i in (3, 4)]
+    photos.append(stored_photo(consenting_holder(event_a, "S-blank"), blank_jpeg()))
+    result = enrollment_process(photo_ids=[p.pk for p in photos], batch_size=3)
+    assert result["processed"] == 3
+    assert set(result["stage_ms"]) == set(BATCH_STAGES)
+    # Every photo was decoded and searched for a face; the accepted ones were embedded.
+    for stage in ("claim", "decode", "detect", "embed", "result_write", "duplicate_check"):
+        assert result["stage_ms"][stage] > 0, stage

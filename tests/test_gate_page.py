@@ -402,10 +402,10 @@ def test_only_overrides_that_can_work_are_offered(north, eve, gate_staff):
     assert override_actions(override) == ["deny"]  # a change of mind stays possible
 
 
-def test_an_already_used_deny_says_when_and_at_which_gate_in_the_sites_time_zone(
-    client, gate_staff, north, eve, decided, settings
+def test_an_already_used_deny_says_when_and_at_which_gate_in_the_events_time_zone(
+    client, gate_staff, north, eve, decided
 ):
-    settings.TIME_ZONE = "Europe/Madrid"
+    Event.objects.filter(pk=north.event_id).update(time_zone="Europe/Madrid")
     client.force_login(gate_staff)
     url = reverse("gate-check", args=[north.pk])
     decided.extend([GateOutcome("admit", holder=eve), GateOutcome("admit", holder=eve)])
