@@ -354,7 +354,12 @@ def _gate_switch_on_check(event: Event, mode: str, *, confirmed: bool) -> None:
 
 
 def gate_add(
-    *, event: Event, name: str, mode: str, is_active: bool = True, confirm_face_only: bool = False
+    *,
+    event: Event,
+    name: str,
+    mode: str = Gate.Mode.TICKET_AND_FACE,
+    is_active: bool = True,
+    confirm_face_only: bool = False,
 ) -> Gate:
     """A new gate of the event (see _gate_switch_on_check for an active face-only one)."""
     if is_active:
