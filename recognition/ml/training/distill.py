@@ -127,7 +127,8 @@ def split_variables(model) -> tuple[list, list]:
     fraction of the head's rate. Adam moves every weight by about the learning rate per step
     whatever its scale, so at the head's 1e-3 it overwrote ImageNet's small conv weights
     within 100 steps (measured: train cosine to the teacher stuck at 0.97, val AUC 0.64)."""
-    head, backbone = [], []
+    head: list = []
+    backbone: list = []
     for layer in model.layers:
         target = head if layer.name.startswith(("gdc", "embedding")) else backbone
         target.extend(layer.trainable_weights)
