@@ -89,6 +89,6 @@ def errors(*codes: str) -> dict[int, OpenApiResponse]:
     return responses
 
 
-IMAGE_INPUT = ("invalid", "invalid_base64", "not_an_image", "truncated", "too_large")
-IMAGE_INPUT += ("too_many_pixels",)
+IMAGE_INPUT = ("invalid", "parse_error", "invalid_base64", "not_an_image", "truncated")
+IMAGE_INPUT += ("too_large", "too_many_pixels")
 FACE_INPUT = (*IMAGE_INPUT, "no_face", "multiple_faces", "unavailable")

@@ -65,6 +65,7 @@ class EventSerializer(serializers.ModelSerializer):
             "venue",
             "starts_at",
             "ends_at",
+            "time_zone",
             "status",
             "entry_policy",
             "security_level",

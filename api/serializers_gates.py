@@ -1,5 +1,6 @@
 """Serializers for gates and staff overrides."""
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from checkins.services import OVERRIDE_REASON_MAX_CHARS
@@ -34,7 +35,7 @@ class GateCreateSerializer(serializers.ModelSerializer):
 
     def validate_name(self, value):
         if Gate.objects.filter(event=self.context["event"], name=value).exists():
-            raise serializers.ValidationError("This event already has a gate of this name.")
+            raise serializers.ValidationError(_("This event already has a gate of this name."))
         return value
 
 

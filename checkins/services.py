@@ -344,7 +344,7 @@ def event_gates_open(*, event: Event, confirm_face_only: bool = False) -> Event:
     return event_set_status(event=event, status=Event.Status.GATES_OPEN)
 
 
-def _gate_switch_on_check(event: Event, mode: str, *, confirmed: bool) -> None:
+def gate_switch_on_check(event: Event, mode: str, *, confirmed: bool) -> None:
     """A face-only gate switched on while the event's gates are open is an opening of a
     face-only gate: the same confirmation as event_gates_open (before that, opening the
     gates asks)."""
@@ -354,18 +354,23 @@ def _gate_switch_on_check(event: Event, mode: str, *, confirmed: bool) -> None:
 
 
 def gate_add(
-    *, event: Event, name: str, mode: str, is_active: bool = True, confirm_face_only: bool = False
+    *,
+    event: Event,
+    name: str,
+    mode: str = Gate.Mode.TICKET_AND_FACE,
+    is_active: bool = True,
+    confirm_face_only: bool = False,
 ) -> Gate:
-    """A new gate of the event (see _gate_switch_on_check for an active face-only one)."""
+    """A new gate of the event (see gate_switch_on_check for an active face-only one)."""
     if is_active:
-        _gate_switch_on_check(event, mode, confirmed=confirm_face_only)
+        gate_switch_on_check(event, mode, confirmed=confirm_face_only)
     return gate_create(event=event, name=name, mode=mode, is_active=is_active)
 
 
 def gate_set_active(*, gate: Gate, is_active: bool, confirm_face_only: bool = False) -> Gate:
     """Switch a gate on or off; an inactive gate answers gate_inactive and records nothing."""
     if is_active and not gate.is_active:
-        _gate_switch_on_check(gate.event, gate.mode, confirmed=confirm_face_only)
+        gate_switch_on_check(gate.event, gate.mode, confirmed=confirm_face_only)
     gate.is_active = is_active
     gate.save(update_fields=["is_active"])
     return gate

@@ -12,7 +12,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from checkins.selectors import face_only_capacity
-from checkins.services import face_only_opening_check
+from checkins.services import face_only_opening_check, gate_switch_on_check
 from common.reasons import ReasonError
 from events.admin_scoping import OrganizationScopedAdmin, ScopedInline
 from events.models import Event, Gate
@@ -66,8 +66,29 @@ def _capacity_row(capacity) -> tuple:
     )
 
 
+class GateInlineFormSet(forms.BaseInlineFormSet):
+    """A face-only gate switched on (added active, turned on, or turned face-only) while the
+    event's gates are open asks for the same confirmation as opening the gates, as in the API."""
+
+    def clean(self):
+        super().clean()
+        event = self.instance
+        if event.pk is None or event.status != Event.Status.GATES_OPEN:
+            return  # opening the gates later asks (EventAdminForm)
+        confirmed = bool(self.data.get("confirm_face_only"))
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None) or {}
+            if not data.get("is_active") or data.get("DELETE") or not form.has_changed():
+                continue
+            try:
+                gate_switch_on_check(event, data.get("mode", ""), confirmed=confirmed)
+            except ReasonError as exc:
+                form.add_error("is_active", exc.message)
+
+
 class GateInline(ScopedInline):
     model = Gate
+    formset = GateInlineFormSet
     fields = ["name", "mode", "is_active"]
 
 

@@ -2,6 +2,8 @@
 enrolled holders, a look-alike stranger goes to review instead of in, and organizers see and
 must confirm what a face-only gate can do at their event's size."""
 
+from html.parser import HTMLParser
+
 import numpy as np
 import pytest
 from django.urls import reverse
@@ -95,3 +97,65 @@ def test_face_only_gates_open_past_capacity_only_on_confirmation(event_a, defaul
 
     page = client_a.get(reverse("admin:events_event_change", args=[event_a.pk])).content.decode()
     assert "Face-only capacity" in page and "Ticket + face (1:1) is the mode" in page
+
+
+class _AdminFormFields(HTMLParser):
+    """The values an admin change page would post back as it stands (inputs, selects,
+    textareas), so a test changes only what a person would change."""
+
+    def __init__(self):
+        super().__init__()
+        self.data: dict[str, str] = {}
+        self._select: str | None = None
+        self._textarea: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attr = dict(attrs)
+        name = attr.get("name")
+        if tag == "input" and name and attr.get("type") not in ("submit", "button", "file"):
+            if attr.get("type") != "checkbox" or "checked" in attr:
+                self.data[name] = attr.get("value") or (
+                    "on" if attr.get("type") == "checkbox" else ""
+                )
+        elif tag == "select" and name:
+            self._select = name
+        elif tag == "option" and self._select and "selected" in attr:
+            self.data[self._select] = attr.get("value", "")
+        elif tag == "textarea" and name:
+            self._textarea = name
+            self.data[name] = ""
+
+    def handle_endtag(self, tag):
+        if tag == "select":
+            self._select = None
+        elif tag == "textarea":
+            self._textarea = None
+
+    def handle_data(self, data):
+        if self._textarea:
+            self.data[self._textarea] += data
+
+
+def test_switching_a_face_only_gate_on_in_the_admin_past_capacity_needs_the_confirmation(
+    event_a, default_model, client_a
+):
+    Event.objects.filter(pk=event_a.pk).update(security_level="high")
+    face_lane = event_a.gates.get(mode="face_only")
+    face_lane.is_active = False
+    face_lane.save(update_fields=["is_active"])
+    _fake_enrolled(event_a, default_model, 40)
+    url = reverse("admin:events_event_change", args=[event_a.pk])
+    fields = _AdminFormFields()
+    fields.feed(client_a.get(url).content.decode())
+    index = next(k.split("-")[1] for k, v in fields.data.items() if v == str(face_lane.pk))
+    data = {**fields.data, f"gates-{index}-is_active": "on"}
+
+    refused = client_a.post(url, data)
+    assert refused.status_code == 200 and "ticket + face" in refused.content.decode()
+    face_lane.refresh_from_db()
+    assert not face_lane.is_active
+
+    confirmed = client_a.post(url, {**data, "confirm_face_only": "on"})
+    assert confirmed.status_code == 302
+    face_lane.refresh_from_db()
+    assert face_lane.is_active

@@ -618,8 +618,42 @@ def check_api_checkin_detail(w: World) -> None:
     _api_refuses(w, "get", url)
 
 
+def check_api_gate_list(w: World) -> None:
+    url = f"/api/v1/events/{w.event_b.pk}/gates/"
+    shows_b(w.api_b.get(url))
+    _api_refuses(w, "get", url)
+    count = Gate.objects.count()
+    _api_refuses(w, "post", url, {"name": "pwned", "mode": "face_only"})
+    assert Gate.objects.count() == count
+
+
+def check_api_gate_detail(w: World) -> None:
+    url = f"/api/v1/events/{w.event_b.pk}/gates/{w.gate_b.pk}/"
+    shows_b(w.api_b.get(url))
+    _api_refuses(w, "get", url)
+    _api_refuses(w, "get", f"/api/v1/events/{w.event_a.pk}/gates/{w.gate_b.pk}/")
+
+
+def check_api_gate_switch(action: str):
+    def check(w: World) -> None:
+        before = snapshot(w.gate_b)
+        for event in (w.event_b, w.event_a):
+            url = f"/api/v1/events/{event.pk}/gates/{w.gate_b.pk}/{action}/"
+            _api_refuses(w, "post", url, {"confirm_face_only": True})
+        assert snapshot(w.gate_b) == before
+
+    return check
+
+
+def check_api_checkin_override(w: World) -> None:
+    count = CheckIn.objects.count()
+    url = f"/api/v1/checkins/{w.checkin_b.pk}/override/"
+    _api_refuses(w, "post", url, {"decision": "deny", "reason": "pwned"})
+    assert CheckIn.objects.count() == count
+
+
 def check_api_not_found(w: World) -> None:
-    for url in ("/api/v1/nothing/", f"/api/v1/events/{w.event_b.pk}/gates/"):
+    for url in ("/api/v1/nothing/", f"/api/v1/events/{w.event_b.pk}/tickets/"):
         response = w.api_a.get(url)
         assert response.status_code == 404 and response.json()["code"] == "not_found"
         shows_nothing_of_b(response)
@@ -816,6 +850,11 @@ CHECKS: dict[str, Callable[[World], None]] = {
     "api:checkin-list": check_api_checkin_list,
     "api:checkin-detail": check_api_checkin_detail,
     "api:checkin-challenge": check_api_checkin_challenge,
+    "api:checkin-override": check_api_checkin_override,
+    "api:gate-list": check_api_gate_list,
+    "api:gate-detail": check_api_gate_detail,
+    "api:gate-activate": check_api_gate_switch("activate"),
+    "api:gate-deactivate": check_api_gate_switch("deactivate"),
     "route:api/v1/^[\\s\\S]*$": check_api_not_found,
     "api-schema": check_no_tenant_data("api-schema"),
     "api-docs": check_no_tenant_data("api-docs"),

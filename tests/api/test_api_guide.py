@@ -35,7 +35,9 @@ def test_the_python_client_of_the_guide_sets_up_an_event_against_the_real_api(li
     setup, _gate_part = python_blocks("guide.md")[0].split("# Later, at the gate")
     setup = setup.replace('"https://facepass.example.com/api/v1"', f'"{live_server.url}/api/v1"')
     printed = []
-    exec(setup, {"FACEPASS_KEY": key, "print": lambda *a: printed.append(a)})  # noqa: S102
+    namespace = {"FACEPASS_KEY": key, "print": lambda *a: printed.append(a)}
+    exec(setup, namespace)  # noqa: S102
+    namespace["session"].close()  # no kept-alive connection to the live server's thread
     event = Event.objects.get(organization=org)
     assert event.gates.get().name == "North"
     holder = TicketHolder.objects.get(event=event)
@@ -61,3 +63,17 @@ def test_the_signature_check_of_the_webhooks_page_accepts_what_facepass_signs(ve
     assert not verify("another secret", now, body, header)
     old = str(int(time.time()) - 3600)
     assert not verify(secret, old, body, signature_header(secret, old, body))
+
+
+def test_the_guides_numbers_are_the_servers_defaults():
+    from django.conf import settings
+
+    from api.services import BULK_MAX_ROWS
+
+    guide = " ".join((HERE / "guide.md").read_text(encoding="utf-8").split())
+    assert f"up to {BULK_MAX_ROWS:,} per" in guide
+    hooks = " ".join((HERE / "webhooks.md").read_text(encoding="utf-8").split())
+    assert f"within {settings.FACEPASS_WEBHOOK_TIMEOUT_SECONDS:g} seconds" in hooks
+    base = settings.FACEPASS_WEBHOOK_BACKOFF_SECONDS
+    assert f"retried after {base:g} s, then {2 * base:g} s" in hooks
+    assert settings.FACEPASS_WEBHOOK_MAX_ATTEMPTS == 6 and "six attempts" in hooks

@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -52,6 +53,17 @@ def test_an_event_is_created_with_a_slug_from_its_name(api_a, org_a):
     assert event.status == Event.Status.DRAFT
     assert event.starts_at.tzinfo is not None
     assert body["gates"] == []
+    assert body["time_zone"] == event.time_zone == settings.TIME_ZONE  # the site's by default
+
+
+def test_an_event_takes_an_iana_time_zone_and_refuses_a_made_up_one(api_a):
+    bogota = api_a.post("/api/v1/events/", _new_event(time_zone="America/Bogota"), format="json")
+    assert bogota.status_code == 201, bogota.json()
+    assert Event.objects.get(pk=bogota.json()["id"]).time_zone == "America/Bogota"
+    wrong = api_a.post(
+        "/api/v1/events/", _new_event(slug="x", time_zone="Mars/Olympus"), format="json"
+    )
+    assert wrong.status_code == 400 and "time_zone" in wrong.json()["fields"]
 
 
 def test_creating_an_event_that_ends_before_it_starts_gives_field_errors(api_a):

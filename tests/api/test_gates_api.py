@@ -148,3 +148,8 @@ def test_a_check_in_of_another_organization_cannot_be_overridden(api_b, event_a)
     refused = api_b.post(override_url(attempt), {"decision": "admit", "reason": "x"}, "json")
     assert_error(refused, 404, "not_found")
     assert CheckIn.objects.filter(overrides=attempt).count() == 0
+
+
+def test_a_gate_without_a_mode_checks_ticket_and_face(api_a, event_a):
+    created = api_a.post(gates_url(event_a), {"name": "West"}, "json")
+    assert (created.status_code, created.json()["mode"]) == (201, "ticket_face")

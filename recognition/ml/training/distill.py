@@ -69,6 +69,12 @@ def parse_args(argv):
     add("--batch-p", type=int, default=16, help="identities per batch")
     add("--batch-k", type=int, default=4, help="photos per identity in a batch")
     add("--lr", type=float, default=1e-3, help="Adam learning rate, cosine-decayed to 5%%")
+    add(
+        "--backbone-lr-factor",
+        type=float,
+        default=0.1,
+        help="the unfrozen backbone's learning rate as a fraction of --lr",
+    )
     add("--w-cosine", type=float, default=LossWeights.cosine)
     add("--w-relational", type=float, default=LossWeights.relational)
     add("--w-triplet", type=float, default=LossWeights.triplet)
@@ -116,6 +122,19 @@ def limit_threads(tf, threads: int) -> None:
         logger.info("TensorFlow already initialised; thread limits unchanged")
 
 
+def split_variables(model) -> tuple[list, list]:
+    """(face head, unfrozen backbone) trainable variables: the pretrained backbone learns at a
+    fraction of the head's rate. Adam moves every weight by about the learning rate per step
+    whatever its scale, so at the head's 1e-3 it overwrote ImageNet's small conv weights
+    within 100 steps (measured: train cosine to the teacher stuck at 0.97, val AUC 0.64)."""
+    head: list = []
+    backbone: list = []
+    for layer in model.layers:
+        target = head if layer.name.startswith(("gdc", "embedding")) else backbone
+        target.extend(layer.trainable_weights)
+    return head, backbone
+
+
 class Distiller:
     """Student, optimizer, compiled step and bookkeeping of one run."""
 
@@ -130,14 +149,24 @@ class Distiller:
         self.model = mobileface.build_face_model(args.input_size)
         mobileface.load_backbone_weights(self.model, args.backbone)
         mobileface.freeze_until(self.model, args.freeze_until, args.backbone_batchnorm)
-        schedule = self.keras.optimizers.schedules.CosineDecay(args.lr, args.steps, alpha=0.05)
-        self.optimizer = self.keras.optimizers.Adam(learning_rate=schedule)
-        self.optimizer.build(self.model.trainable_variables)
+        self.head_variables, self.backbone_variables = split_variables(self.model)
+        self.optimizer = self.adam(args.lr, self.head_variables)
+        self.backbone_optimizer = self.adam(
+            args.lr * args.backbone_lr_factor, self.backbone_variables
+        )
         self.step_fn = self.make_step(loss_weights(args))
         self.state: dict = {"step": 0, "history": [], "best": None, "stale": 0, "seconds": 0.0}
 
+    def adam(self, lr: float, variables: list):
+        schedule = self.keras.optimizers.schedules.CosineDecay(lr, self.args.steps, alpha=0.05)
+        optimizer = self.keras.optimizers.Adam(learning_rate=schedule)
+        optimizer.build(variables)
+        return optimizer
+
     def make_step(self, weights: LossWeights):
-        tf, model, optimizer = self.tf, self.model, self.optimizer
+        tf, model = self.tf, self.model
+        head, backbone = self.head_variables, self.backbone_variables
+        optimizers = (self.optimizer, self.backbone_optimizer)
 
         @tf.function(reduce_retracing=True)
         def step(crops, labels, teacher):
@@ -145,9 +174,11 @@ class Distiller:
             with tf.GradientTape() as tape:
                 student = model(images, training=True)
                 parts = distillation_losses(student, teacher, labels, weights)
-            variables = model.trainable_variables
-            gradients = tape.gradient(parts["total"], variables)
-            optimizer.apply_gradients(zip(gradients, variables, strict=True))
+            gradients = tape.gradient(parts["total"], head + backbone)
+            optimizers[0].apply_gradients(zip(gradients[: len(head)], head, strict=True))
+            if backbone:
+                pairs = zip(gradients[len(head) :], backbone, strict=True)
+                optimizers[1].apply_gradients(pairs)
             return parts
 
         return step
@@ -156,6 +187,7 @@ class Distiller:
         parts = {"model": self.model}
         if with_optimizer:
             parts["optimizer"] = self.optimizer
+            parts["backbone_optimizer"] = self.backbone_optimizer
         return self.tf.train.Checkpoint(**parts)
 
     def resume(self) -> bool:
@@ -420,6 +452,7 @@ def metadata(run: Distiller, sources, val: FaceSet, command, reason, onnx_file) 
                 "batch_p",
                 "batch_k",
                 "lr",
+                "backbone_lr_factor",
                 "w_cosine",
                 "w_relational",
                 "w_triplet",
