@@ -151,13 +151,15 @@ def test_the_pages_that_scripts_post_to_refuse_requests_without_the_token(world)
 
 def test_the_gate_page_script_sends_the_token_with_every_post(world):
     script = (STATIC / "gate" / "checkin.js").read_text()
-    # The check posts FormData of the check form, which holds the token; the override sends
-    # it as the X-CSRFToken header.
+    # The check posts FormData of the check form, which holds the token; the override and the
+    # head-turn prompt request send it as the X-CSRFToken header.
     assert re.search(r'const form = \$\("check-form"\)', script)
     assert re.search(r"await post\(root\.dataset\.checkUrl, data", script)
     assert re.search(r"const data = new FormData\(form\)", script)
     assert re.search(r'post\(state\.attempt\.url, data, \{ "X-CSRFToken": csrfToken \}\)', script)
-    assert script.count("await post(") == 2 and script.count("fetch(") == 1
+    challenge = r'post\(root\.dataset\.challengeUrl, data, \{ "X-CSRFToken": csrfToken \}\)'
+    assert re.search(challenge, script)
+    assert script.count("await post(") == 3 and script.count("fetch(") == 1
 
     organizer = strict(world.user_a)
     page = organizer.get(reverse("gate-page", args=[world.gate_a.pk]))
