@@ -9,7 +9,8 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.base import ContentFile
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 from PIL import Image
 from playwright.sync_api import expect
 
@@ -188,4 +189,45 @@ def test_the_home_page_and_the_404_page_at_desktop_size(desktop_browser, live_se
     assert response is not None and response.status == 404
     expect(page.locator("main h1")).to_have_text("Page not found")
     screenshot(page, "not-found")
+    context.close()
+
+
+def test_the_organizer_pages_speak_spanish_to_a_spanish_browser(
+    desktop_browser, live_server, organizer_a, event_a, screenshot
+):
+    _populate(event_a)
+    with translation.override("es"):
+        expected = {key: gettext(key) for key in ("Ticket holders", "Page not found")}
+    assert all(expected[key] != key for key in expected), "the catalogue lacks these texts"
+    context = desktop_browser.new_context(
+        base_url=live_server.url,
+        viewport=DESKTOP,
+        locale="es-CO",
+        extra_http_headers={"Accept-Language": "es-CO,es;q=0.9"},
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    page.goto("/")
+    assert page.locator("html").get_attribute("lang") == "es"
+    screenshot(page, "es-home")
+    page.goto("/admin/login/?next=/admin/")
+    page.fill("#id_username", ORGANIZER[0])
+    page.fill("#id_password", ORGANIZER[1])
+    page.locator("input[type=submit]").click()
+    page.wait_for_url("**/admin/")
+    screenshot(page, "es-admin-home")
+    page.goto(f"/admin/events/event/{event_a.pk}/dashboard/")
+    expect(page.locator("#holder-counts")).to_contain_text(expected["Ticket holders"])
+    screenshot(page, "es-event-dashboard")
+    for name, url in (
+        ("es-ticket-holders", "/admin/attendees/ticketholder/"),
+        ("es-check-ins", "/admin/events/checkin/"),
+        ("es-api-keys", "/admin/api/apikey/"),
+    ):
+        page.goto(url)
+        expect(page.locator("#result_list")).to_be_visible()
+        screenshot(page, name)
+    page.goto("/no/such/page")
+    expect(page.locator("main h1")).to_have_text(expected["Page not found"])
+    screenshot(page, "es-not-found")
     context.close()
