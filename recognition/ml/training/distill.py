@@ -85,6 +85,7 @@ def parse_args(argv):
     add("--w-relational", type=float, default=LossWeights.relational)
     add("--w-triplet", type=float, help="batch-hard triplet (mobilenetv2: 0.1, contrastive-cnn: 0)")
     add("--triplet-margin", type=float, default=LossWeights.triplet_margin)
+    add("--dropout", type=float, help="student dropout rate (0: none)")
     add("--w-contrastive", type=float, help="contrastive (mobilenetv2: 0, contrastive-cnn: 0.1)")
     add("--contrastive-margin", type=float, default=LossWeights.contrastive_margin)
     add("--val-every", type=int, default=200, help="steps between validations")
@@ -460,6 +461,7 @@ def metadata(run: Distiller, sources, val: FaceSet, command, reason, onnx_file) 
                 "triplet_margin",
                 "w_contrastive",
                 "contrastive_margin",
+                "dropout",
                 "val_every",
                 "patience",
                 "budget_minutes",

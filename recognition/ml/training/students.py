@@ -18,8 +18,8 @@ ARCHS = ("mobilenetv2", "contrastive-cnn")
 EMBEDDER = {"mobilenetv2": "mobilenetv2-siamese", "contrastive-cnn": "contrastive-cnn"}
 # Per arch: input size, triplet weight, contrastive weight, when the flags leave them unset.
 DEFAULTS = {
-    "mobilenetv2": {"input_size": 112, "w_triplet": 0.1, "w_contrastive": 0.0},
-    "contrastive-cnn": {"input_size": 64, "w_triplet": 0.0, "w_contrastive": 0.1},
+    "mobilenetv2": {"input_size": 112, "w_triplet": 0.1, "w_contrastive": 0.0, "dropout": 0.0},
+    "contrastive-cnn": {"input_size": 64, "w_triplet": 0.0, "w_contrastive": 0.1, "dropout": 0.0},
 }
 HEAD_PREFIXES = ("gdc", "embedding")  # mobilenetv2's face head
 
@@ -38,10 +38,10 @@ def build_student(args):
     if args.arch == "contrastive-cnn":
         from recognition.ml.training.networks import build_contrastive_cnn
 
-        return build_contrastive_cnn(input_size=args.input_size)
+        return build_contrastive_cnn(input_size=args.input_size, dropout=args.dropout)
     from recognition.ml.training import mobileface
 
-    model = mobileface.build_face_model(args.input_size)
+    model = mobileface.build_face_model(args.input_size, dropout=args.dropout)
     mobileface.load_backbone_weights(model, args.backbone)
     mobileface.freeze_until(model, args.freeze_until, args.backbone_batchnorm)
     return model
