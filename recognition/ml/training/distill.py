@@ -1,15 +1,20 @@
-"""Train the MobileNetV2 face embedder by consistent online distillation from dlib-resnet.
+"""Train a face embedder (MobileNetV2 or the contrastive CNN) by consistent online distillation
+from dlib-resnet.
 
     python -m recognition.ml.training.distill --data TRAIN --val VAL --out DIR
         --backbone SAVEDMODEL [--input-size 112 --freeze-until 10 --steps 3000
         --budget-minutes 120 --val-every 200 --patience 6 --resume ...]
+    python -m recognition.ml.training.distill --arch contrastive-cnn --data TRAIN --val VAL
+        --out DIR [--input-size 64 ...]
 
 Every step draws P identities x K photos, augments each photo once and cuts from it both the
 student's crop and dlib-resnet's chip (recognition.ml.training.views), labels the view with the
 teacher on the fly, and minimises w_cos * cosine + w_rel * relational + w_tri * triplet
-(recognition.ml.training.distill_losses). The student is MobileNetV2 rebuilt at --input-size
-with the face head (recognition.ml.training.mobileface); --backbone is a local copy of a
-MobileNetV2 feature-vector SavedModel that accepts that size (the `..._dynamic` one).
+(+ w_con * contrastive) (recognition.ml.training.distill_losses). The student
+(recognition.ml.training.students) is MobileNetV2 rebuilt at --input-size with the face head
+(recognition.ml.training.mobileface), --backbone being a local copy of a MobileNetV2
+feature-vector SavedModel that accepts that size (the `..._dynamic` one), or, with
+--arch contrastive-cnn, the design's small contrastive CNN trained from scratch.
 
 Every --val-every steps: ROC AUC and TAR at FAR 1e-3 over every pair of --val (identities never
 trained on); the best step's weights are kept, --patience validations without a better AUC stop
@@ -17,7 +22,7 @@ the run. OUT/checkpoint/ holds the latest weights, optimizer and state (--resume
 an interrupted run stopped; the batch drawn at step n depends only on the seed and n).
 --budget-minutes stops cleanly when the time is spent (then one last validation and the export).
 The artifact (OUT/model as a SavedModel, OUT/model.onnx served without TensorFlow, metadata.json,
-history.json, training.png) is a "mobilenetv2-siamese" one.
+history.json, training.png) is a "mobilenetv2-siamese" or a "contrastive-cnn" one.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ import numpy as np
 
 from recognition.ml.tools.cli import CliError, add_detector_arguments, detector_from_args, run_cli
 from recognition.ml.tools.metrics import pair_scores, roc_auc, tar_at_far
-from recognition.ml.training import run_files
+from recognition.ml.training import run_files, students
 from recognition.ml.training.data import FaceSet, load_faces, pk_batch
 from recognition.ml.training.distill_losses import LossWeights, distillation_losses
 from recognition.ml.training.views import Augmentation, ViewMaker, detect_sources
@@ -54,8 +59,9 @@ def parse_args(argv):
     add("--data", required=True, help="training folder of <identity>/<image> files")
     add("--val", required=True, help="validation folder, identities disjoint from --data")
     add("--out", required=True, help="artifact directory to write")
-    add("--backbone", required=True, help="MobileNetV2 feature-vector SavedModel (any size)")
-    add("--input-size", type=int, default=112)
+    add("--arch", choices=students.ARCHS, default="mobilenetv2", help="the student network")
+    add("--backbone", help="MobileNetV2 feature-vector SavedModel (any size; mobilenetv2 only)")
+    add("--input-size", type=int, help="student input side (mobilenetv2: 112, contrastive-cnn: 64)")
     add("--margin", type=float, default=MARGIN, help="alignment margin around the face")
     add("--freeze-until", type=int, default=10, help="freeze the stem and blocks 1..N (-1: none)")
     add(
@@ -77,8 +83,11 @@ def parse_args(argv):
     )
     add("--w-cosine", type=float, default=LossWeights.cosine)
     add("--w-relational", type=float, default=LossWeights.relational)
-    add("--w-triplet", type=float, default=LossWeights.triplet)
+    add("--w-triplet", type=float, help="batch-hard triplet (mobilenetv2: 0.1, contrastive-cnn: 0)")
     add("--triplet-margin", type=float, default=LossWeights.triplet_margin)
+    add("--dropout", type=float, help="student dropout rate (0: none)")
+    add("--w-contrastive", type=float, help="contrastive (mobilenetv2: 0, contrastive-cnn: 0.1)")
+    add("--contrastive-margin", type=float, default=LossWeights.contrastive_margin)
     add("--val-every", type=int, default=200, help="steps between validations")
     add("--val-max-per-identity", type=int, help="use at most N faces per validation identity")
     add("--patience", type=int, default=6, help="validations without a better AUC that stop")
@@ -98,18 +107,26 @@ def parse_args(argv):
     add("--quiet", action="store_true", help="no progress bar")
     add_detector_arguments(parser)
     args = parser.parse_args(argv)
+    students.resolve_defaults(args, parser)
     if (
         min(args.steps, args.val_every, args.batch_p - 1, args.batch_k - 1, args.input_size - 31)
         < 1
     ):
         parser.error("need --steps, --val-every >= 1, --batch-p/-k >= 2, --input-size >= 32")
-    if min(args.w_cosine, args.w_relational, args.w_triplet) < 0:
+    if min(args.w_cosine, args.w_relational, args.w_triplet, args.w_contrastive) < 0:
         parser.error("loss weights must be >= 0")
     return args
 
 
 def loss_weights(args) -> LossWeights:
-    return LossWeights(args.w_cosine, args.w_relational, args.w_triplet, args.triplet_margin)
+    return LossWeights(
+        args.w_cosine,
+        args.w_relational,
+        args.w_triplet,
+        args.triplet_margin,
+        args.w_contrastive,
+        args.contrastive_margin,
+    )
 
 
 def limit_threads(tf, threads: int) -> None:
@@ -122,34 +139,20 @@ def limit_threads(tf, threads: int) -> None:
         logger.info("TensorFlow already initialised; thread limits unchanged")
 
 
-def split_variables(model) -> tuple[list, list]:
-    """(face head, unfrozen backbone) trainable variables: the pretrained backbone learns at a
-    fraction of the head's rate. Adam moves every weight by about the learning rate per step
-    whatever its scale, so at the head's 1e-3 it overwrote ImageNet's small conv weights
-    within 100 steps (measured: train cosine to the teacher stuck at 0.97, val AUC 0.64)."""
-    head: list = []
-    backbone: list = []
-    for layer in model.layers:
-        target = head if layer.name.startswith(("gdc", "embedding")) else backbone
-        target.extend(layer.trainable_weights)
-    return head, backbone
-
-
 class Distiller:
     """Student, optimizer, compiled step and bookkeeping of one run."""
 
     def __init__(self, args, out: Path):
-        from recognition.ml.training import mobileface
         from recognition.ml.training.networks import tensorflow
 
         self.tf, self.keras = tensorflow()
         limit_threads(self.tf, args.threads)
         self.args, self.out = args, out
         self.keras.utils.set_random_seed(args.seed)
-        self.model = mobileface.build_face_model(args.input_size)
-        mobileface.load_backbone_weights(self.model, args.backbone)
-        mobileface.freeze_until(self.model, args.freeze_until, args.backbone_batchnorm)
-        self.head_variables, self.backbone_variables = split_variables(self.model)
+        self.model = students.build_student(args)
+        self.head_variables, self.backbone_variables = students.split_variables(
+            self.model, args.arch
+        )
         self.optimizer = self.adam(args.lr, self.head_variables)
         self.backbone_optimizer = self.adam(
             args.lr * args.backbone_lr_factor, self.backbone_variables
@@ -386,7 +389,9 @@ def plot(history: list[dict], path: Path) -> None:
 
     steps = [row["step"] for row in history]
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
-    for name in ("train_total", "train_cosine", "train_relational", "train_triplet"):
+    names = ("total", "cosine", "relational", "triplet", "contrastive")
+    present = [n for n in names if any(f"train_{n}" in row for row in history)]
+    for name in (f"train_{n}" for n in present):
         left.plot(steps, [row.get(name, np.nan) for row in history], marker=".", label=name[6:])
     left.set(xlabel="step", ylabel="loss", title="training loss (mean since last validation)")
     left.set_yscale("log")
@@ -420,12 +425,8 @@ def export(run: Distiller, sources, val: FaceSet, command: str, reason: str) -> 
 
 
 def metadata(run: Distiller, sources, val: FaceSet, command, reason, onnx_file) -> dict:
-    from recognition.ml.runtime.embedders.mobilenet import base_metadata
-
     args, state = run.args, run.state
-    version = f"mobilenetv2-distilled-{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}"
-    data = base_metadata(args.backbone, trained=True, version=version)
-    data.update(input_size=args.input_size, margin=args.margin)
+    data = students.base_metadata(args, f"{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}")
     if onnx_file:
         data["onnx"] = onnx_file.name
     data["training"] = {
@@ -445,6 +446,7 @@ def metadata(run: Distiller, sources, val: FaceSet, command, reason, onnx_file) 
         "hyperparameters": {
             name: getattr(args, name)
             for name in (
+                "arch",
                 "input_size",
                 "freeze_until",
                 "backbone_batchnorm",
@@ -457,6 +459,9 @@ def metadata(run: Distiller, sources, val: FaceSet, command, reason, onnx_file) 
                 "w_relational",
                 "w_triplet",
                 "triplet_margin",
+                "w_contrastive",
+                "contrastive_margin",
+                "dropout",
                 "val_every",
                 "patience",
                 "budget_minutes",
@@ -522,7 +527,7 @@ def calibrate(args, out: Path) -> None:
     from recognition.ml.tools import evaluate
 
     load_embedder.cache_clear()  # the artifact at `out` was just rewritten
-    argv = ["--data", args.val, "--embedder", "mobilenetv2-siamese", "--model", str(out)]
+    argv = ["--data", args.val, "--embedder", students.EMBEDDER[args.arch], "--model", str(out)]
     argv += ["--out", str(out / "evaluation.json"), "--plot", str(out / "roc.png")]
     argv += ["--write-thresholds", "--detector", args.detector]
     argv += ["--model-cache-dir", args.model_cache_dir]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from recognition.ml.training.networks import batch_hard_triplet_loss, tensorflow
+from recognition.ml.training.networks import batch_hard_triplet_loss, contrastive_loss, tensorflow
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,8 @@ class LossWeights:
     relational: float = 4.0
     triplet: float = 0.1
     triplet_margin: float = 0.2
+    contrastive: float = 0.0
+    contrastive_margin: float = 1.0
 
 
 def cosine_distillation(student, teacher):
@@ -37,15 +39,17 @@ def relational_distillation(student, teacher):
 
 
 def distillation_losses(student, teacher, labels, weights: LossWeights) -> dict:
-    """{"cosine", "relational", "triplet", "total"} scalar tensors."""
+    """{"cosine", "relational", "triplet", "contrastive", "total"} scalar tensors."""
     parts = {
         "cosine": cosine_distillation(student, teacher),
         "relational": relational_distillation(student, teacher),
         "triplet": batch_hard_triplet_loss(student, labels, weights.triplet_margin),
+        "contrastive": contrastive_loss(student, labels, weights.contrastive_margin),
     }
     parts["total"] = (
         weights.cosine * parts["cosine"]
         + weights.relational * parts["relational"]
         + weights.triplet * parts["triplet"]
+        + weights.contrastive * parts["contrastive"]
     )
     return parts

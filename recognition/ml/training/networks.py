@@ -19,14 +19,17 @@ def tensorflow():
     return tf, keras
 
 
-def build_contrastive_cnn(dimensions: int = 128, input_size: int = CONTRASTIVE_INPUT_SIZE):
+def build_contrastive_cnn(
+    dimensions: int = 128, input_size: int = CONTRASTIVE_INPUT_SIZE, dropout: float = 0.3
+):
     """SigNet-style CNN on 100x100 grayscale: [b, 100, 100, 3] RGB in [0, 1] -> unit [b, 128].
 
     The grayscale conversion is a frozen 1x1 convolution inside the model, so the artifact takes
     the same RGB crops as every other embedder. Conv 11x11x96 (stride 2, to keep CPU training
     affordable), 5x5x256 and 3x3x384, each with BatchNorm, ReLU and 3x3/2 max pooling, dropout
     after the last two; global average pooling; Dense 128; L2 normalisation (so the Euclidean
-    distance lies in [0, 2] and the contrastive margin has a fixed scale).
+    distance lies in [0, 2] and the contrastive margin has a fixed scale). dropout=0 drops
+    the dropout layers (distillation, whose teacher targets on augmented views regularise).
     """
     import numpy as np
 
@@ -36,7 +39,7 @@ def build_contrastive_cnn(dimensions: int = 128, input_size: int = CONTRASTIVE_I
     gray = layers.Conv2D(1, 1, use_bias=False, trainable=False, name="grayscale")
     x = gray(inputs)
     gray.set_weights([np.array(GRAY_WEIGHTS, np.float32).reshape(1, 1, 3, 1)])
-    blocks = ((96, 11, 2, 0.0), (256, 5, 1, 0.3), (384, 3, 1, 0.3))
+    blocks = ((96, 11, 2, 0.0), (256, 5, 1, dropout), (384, 3, 1, dropout))
     for index, (filters, kernel, stride, dropout) in enumerate(blocks, start=1):
         x = layers.Conv2D(
             filters, kernel, strides=stride, padding="same", use_bias=False, name=f"conv{index}"

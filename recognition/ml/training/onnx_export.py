@@ -5,6 +5,9 @@ the same kinds of layers) map one to one onto ONNX operators, as recognition.ml.
 dlib's network. The graph takes what the Keras model takes, float32 NHWC RGB in [0, 1], turns it
 NCHW once, and returns the unit-length embedding. Zero padding is folded into the next
 convolution; BatchNorm stays an operator (onnxruntime fuses it into the convolution on load).
+The contrastive CNN (recognition.ml.training.networks) adds 'same' padding (TensorFlow's: the odd
+pixel goes at the bottom/right, written as explicit asymmetric pads), max pooling and global
+average pooling.
 
     python -m recognition.ml.training.onnx_export --model ARTIFACT [--check-data VAL_DIR]
 
@@ -75,6 +78,13 @@ class GraphBuilder:
             self.tensor[name] = self.node(
                 "Mul", [centred, self.constant(f"{name}/scale", scale)], name
             )
+        elif kind == "MaxPooling2D":
+            self.tensor[name] = self.max_pool(layer, source, pads)
+        elif kind == "GlobalAveragePooling2D":
+            if layer.keepdims:
+                raise UnsupportedLayer(f"{name}: only pooling to [n, C]")
+            pooled = self.node("GlobalAveragePool", [source], f"{name}/pool")
+            self.tensor[name] = self.node("Flatten", [pooled], name, axis=1)
         elif kind in ("Conv2D", "DepthwiseConv2D"):
             self.tensor[name] = self.convolution(layer, source, pads, kind == "DepthwiseConv2D")
         elif kind == "BatchNormalization":
@@ -110,11 +120,32 @@ class GraphBuilder:
         else:
             raise UnsupportedLayer(f"no ONNX mapping for layer {name} ({kind})")
 
+    def max_pool(self, layer, source: str, pads: list[int]) -> str:
+        name = layer.name
+        if any(pads):  # zeros would compete in the max; TensorFlow's 'same' pads do not
+            raise UnsupportedLayer(f"{name}: max pooling after zero padding")
+        if layer.padding == "same":
+            pads = same_pads(layer.input_shape, layer.pool_size, layer.strides)
+        return self.node(
+            "MaxPool",
+            [source],
+            name,
+            kernel_shape=list(layer.pool_size),
+            strides=list(layer.strides),
+            pads=pads,
+        )
+
     def convolution(self, layer, source: str, pads: list[int], depthwise: bool) -> str:
         name = layer.name
-        if layer.padding != "valid":
-            raise UnsupportedLayer(f"{name}: only 'valid' convolutions after explicit padding")
+        if layer.activation.__name__ != "linear":
+            raise UnsupportedLayer(f"{name}: only convolutions without a fused activation")
         kernel = np.asarray(layer.get_weights()[0])
+        if layer.padding == "same":
+            if any(pads):
+                raise UnsupportedLayer(f"{name}: 'same' padding after zero padding")
+            pads = same_pads(layer.input_shape, kernel.shape[:2], layer.strides)
+        elif layer.padding != "valid":
+            raise UnsupportedLayer(f"{name}: padding {layer.padding!r}")
         if depthwise:  # [k, k, C, 1] -> [C, 1, k, k]
             weight, group = kernel.transpose(2, 3, 0, 1), kernel.shape[2]
         else:  # [k, k, in, out] -> [out, in, k, k]
@@ -145,6 +176,17 @@ class GraphBuilder:
         if not layer.use_bias:
             return product
         return self.node("Add", [product, self.constant(f"{name}/bias", weights[1])], name)
+
+
+def same_pads(input_shape, kernel: tuple, strides: tuple) -> list[int]:
+    """TensorFlow's 'same' padding as ONNX pads [top, left, bottom, right]: the output side is
+    ceil(input / stride) and an odd total pad puts its extra pixel at the end."""
+    begin, end = [], []
+    for side, size, stride in zip(input_shape[1:3], kernel, strides, strict=True):
+        total = max((-(-int(side) // stride) - 1) * stride + size - int(side), 0)
+        begin.append(total // 2)
+        end.append(total - total // 2)
+    return begin + end
 
 
 def inbound_names(layer) -> list[str]:

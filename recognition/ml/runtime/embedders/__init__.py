@@ -51,5 +51,5 @@ def load_embedder(
     if name == "contrastive-cnn":
         if not artifact_dir:
             raise ArtifactError("contrastive-cnn needs a trained artifact directory (--model DIR)")
-        return ContrastiveCnnEmbedder(artifact_dir)
+        return ContrastiveCnnEmbedder(artifact_dir, threads=config.onnx_threads)
     raise ValueError(f"unknown embedder {name!r}; choose one of {', '.join(EMBEDDER_NAMES)}")
