@@ -1,6 +1,7 @@
 """Per-API-key rate limit (FACEPASS_RATE_API_KEY), counted in Redis across web processes."""
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.throttling import BaseThrottle
 
@@ -27,8 +28,8 @@ class ApiKeyRateThrottle(BaseThrottle):
         raise RateLimited(
             wait=verdict.retry_after,
             # Throttled appends "Expected available in N seconds."
-            detail=(
-                f"Too many requests for this API key: at most {verdict.limit} per "
-                f"{verdict.window} seconds."
-            ),
+            detail=_(
+                "Too many requests for this API key: at most %(limit)s per %(window)s seconds."
+            )
+            % {"limit": verdict.limit, "window": verdict.window},
         )

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from attendees.models import TicketHolder
 from common.tickets import ticket_code_key, ticket_code_normalise
@@ -36,47 +37,66 @@ class CsvImportReport:
 
     @property
     def summary(self) -> str:
-        return (
-            f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged, "
-            f"{len(self.errors)} rows with errors"
-        )
+        return _(
+            "%(created)s created, %(updated)s updated, %(unchanged)s unchanged, "
+            "%(errors)s rows with errors"
+        ) % {
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "errors": len(self.errors),
+        }
 
 
 def _read_rows(raw: bytes) -> list[tuple[int, dict[str, str]]]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise CsvFileError("The file is not UTF-8 text. Save it as CSV UTF-8 and retry.") from None
+        raise CsvFileError(
+            _("The file is not UTF-8 text. Save it as CSV UTF-8 and retry.")
+        ) from None
     reader = csv.DictReader(io.StringIO(text))
     headers = [h.strip().lower().replace(" ", "_") for h in (reader.fieldnames or [])]
     missing = [c for c in REQUIRED_COLUMNS if c not in headers]
     if missing:
         raise CsvFileError(
-            f"Missing column(s): {', '.join(missing)}. Expected a header row with "
-            f"{', '.join(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)}."
+            _("Missing column(s): %(missing)s. Expected a header row with %(expected)s.")
+            % {
+                "missing": ", ".join(missing),
+                "expected": ", ".join(REQUIRED_COLUMNS + OPTIONAL_COLUMNS),
+            }
         )
     reader.fieldnames = headers
     rows = []
     for row in reader:
         if len(rows) >= MAX_ROWS:
-            raise CsvFileError(f"Too many rows: at most {MAX_ROWS} per file.")
+            raise CsvFileError(_("Too many rows: at most %(max)s per file.") % {"max": MAX_ROWS})
         clean = {k: (row.get(k) or "").strip() for k in REQUIRED_COLUMNS + OPTIONAL_COLUMNS}
         rows.append((reader.line_num, clean))
     return rows
 
 
+def _repeated_code_error(code: str | None, source: str) -> str:
+    if source == "file":
+        return _("ticket_code %(code)r appears more than once in this file.") % {"code": code}
+    return _("ticket_code %(code)r appears more than once in this request.") % {"code": code}
+
+
 def _row_error(row: dict[str, str]) -> str | None:
     for column in REQUIRED_COLUMNS:
         if not row[column]:
-            return f"{column} is empty."
+            return _("%(column)s is empty.") % {"column": column}
     for column, limit in _LIMITS.items():
         if len(row[column]) > limit:
-            return f"{column} is longer than {limit} characters."
+            return _("%(column)s is longer than %(limit)s characters.") % {
+                "column": column,
+                "limit": limit,
+            }
     if row["email"]:
         try:
             validate_email(row["email"])
         except ValidationError:
-            return f"{row['email']!r} is not a valid e-mail address."
+            return _("%(email)r is not a valid e-mail address.") % {"email": row["email"]}
     return None
 
 
@@ -125,10 +145,13 @@ def ticket_holders_upsert(
             code = None if error else row["ticket_code"]
             code_key = ticket_code_key(code)
             if error is None and code_key in seen_codes:
-                error = f"ticket_code {code!r} appears more than once in this {source}."
+                error = _repeated_code_error(code, source)
             owner = owner_of_external_id.get(row["external_id"]) if not error else None
             if error is None and owner is not None and ticket_code_key(owner) != code_key:
-                error = f"external_id {row['external_id']!r} already belongs to ticket {owner!r}."
+                error = _("external_id %(id)r already belongs to ticket %(owner)r.") % {
+                    "id": row["external_id"],
+                    "owner": owner,
+                }
             if error:
                 report.errors.append((key, error))
                 continue

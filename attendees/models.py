@@ -39,6 +39,8 @@ class TicketHolder(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("ticket holder")
+        verbose_name_plural = _("ticket holders")
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(fields=["event", "ticket_code"], name="ticket_code_per_event"),
@@ -90,6 +92,8 @@ class EnrollmentPhoto(models.Model):
     processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("enrollment photo")
+        verbose_name_plural = _("enrollment photos")
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["status", "created_at"], name="photo_status_time")]
 

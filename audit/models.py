@@ -2,22 +2,23 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class AuditEntry(models.Model):
     """Who did what to which record, and when. Append-only: rows are never changed."""
 
     class Action(models.TextChoices):
-        CHECKIN_OVERRIDE = "checkin_override", "Gate override"
-        PHOTO_DELETE = "photo_delete", "Enrollment photo deleted"
-        HOLDER_DELETE = "holder_delete", "Ticket holder deleted"
-        HOLDER_BIOMETRICS_DELETE = "holder_biometrics_delete", "Holder's biometric data deleted"
-        EVENT_BIOMETRICS_DELETE = "event_biometrics_delete", "Event's biometric data deleted"
-        RETENTION_PURGE = "retention_purge", "Biometric data purged (retention ended)"
-        MODEL_ACTIVATE = "model_activate", "Face model activated"
-        API_KEY_CREATE = "api_key_create", "API key created"
-        API_KEY_REVOKE = "api_key_revoke", "API key revoked"
-        DATA_EXPORT = "data_export", "Personal data exported"
+        CHECKIN_OVERRIDE = "checkin_override", _("Gate override")
+        PHOTO_DELETE = "photo_delete", _("Enrollment photo deleted")
+        HOLDER_DELETE = "holder_delete", _("Ticket holder deleted")
+        HOLDER_BIOMETRICS_DELETE = "holder_biometrics_delete", _("Holder's biometric data deleted")
+        EVENT_BIOMETRICS_DELETE = "event_biometrics_delete", _("Event's biometric data deleted")
+        RETENTION_PURGE = "retention_purge", _("Biometric data purged (retention ended)")
+        MODEL_ACTIVATE = "model_activate", _("Face model activated")
+        API_KEY_CREATE = "api_key_create", _("API key created")
+        API_KEY_REVOKE = "api_key_revoke", _("API key revoked")
+        DATA_EXPORT = "data_export", _("Personal data exported")
 
     timestamp = models.DateTimeField(default=timezone.now, editable=False)
     # The user, when a person acted; actor_label says who in words for everyone else (an API
@@ -50,8 +51,8 @@ class AuditEntry(models.Model):
 
     class Meta:
         ordering = ["-timestamp", "-pk"]
-        verbose_name = "audit entry"
-        verbose_name_plural = "audit entries"
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit entries")
         indexes = [
             models.Index(fields=["organization", "-timestamp"], name="audit_org_time"),
             models.Index(fields=["action", "-timestamp"], name="audit_action_time"),

@@ -34,6 +34,8 @@ class Organization(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("organization")
+        verbose_name_plural = _("organizations")
         ordering = ["name"]
 
     def __str__(self):
@@ -42,9 +44,9 @@ class Organization(models.Model):
 
 class Membership(models.Model):
     class Role(models.TextChoices):
-        OWNER = "owner", "Owner"
-        ORGANIZER = "organizer", "Organizer"
-        GATE_STAFF = "gate_staff", "Gate staff"
+        OWNER = "owner", _("Owner")
+        ORGANIZER = "organizer", _("Organizer")
+        GATE_STAFF = "gate_staff", _("Gate staff")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
@@ -56,6 +58,8 @@ class Membership(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
         constraints = [
             models.UniqueConstraint(fields=["user", "organization"], name="one_role_per_org")
         ]
@@ -66,29 +70,29 @@ class Membership(models.Model):
 
 class Event(models.Model):
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        REGISTRATION_OPEN = "registration_open", "Registration open"
-        GATES_OPEN = "gates_open", "Gates open"
-        CLOSED = "closed", "Closed"
+        DRAFT = "draft", _("Draft")
+        REGISTRATION_OPEN = "registration_open", _("Registration open")
+        GATES_OPEN = "gates_open", _("Gates open")
+        CLOSED = "closed", _("Closed")
 
     class EntryPolicy(models.TextChoices):
-        SINGLE_ENTRY = "single", "Single entry"
-        RE_ENTRY = "reentry", "Re-entry allowed"
+        SINGLE_ENTRY = "single", _("Single entry")
+        RE_ENTRY = "reentry", _("Re-entry allowed")
 
     class SecurityLevel(models.TextChoices):
         # Each level is a false-accept target; the threshold itself comes from the
         # active model's measured threshold table, never from a constant.
-        RELAXED = "relaxed", "Relaxed (1 in 100 false accepts)"
-        STANDARD = "standard", "Standard (1 in 1,000 false accepts)"
-        HIGH = "high", "High (1 in 10,000 false accepts)"
+        RELAXED = "relaxed", _("Relaxed (1 in 100 false accepts)")
+        STANDARD = "standard", _("Standard (1 in 1,000 false accepts)")
+        HIGH = "high", _("High (1 in 10,000 false accepts)")
 
     TARGET_FAR = {"relaxed": "1e-2", "standard": "1e-3", "high": "1e-4"}
 
     class Liveness(models.TextChoices):
-        BY_LEVEL = "", "By security level (relaxed and standard: off, high: challenge)"
-        OFF = "off", "Off"
-        PASSIVE = "passive", "Passive: no prompt (stops screens, not a print held still)"
-        CHALLENGE = "challenge", "Challenge: the person turns their head as the gate asks"
+        BY_LEVEL = "", _("By security level (relaxed and standard: off, high: challenge)")
+        OFF = "off", _("Off")
+        PASSIVE = "passive", _("Passive: no prompt (stops screens, not a print held still)")
+        CHALLENGE = "challenge", _("Challenge: the person turns their head as the gate asks")
 
     # Standard events opt in (a check then needs a burst of frames and, for challenge, a
     # prompted head turn); high-security events get the challenge.
@@ -134,6 +138,8 @@ class Event(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
         ordering = ["-starts_at"]
         constraints = [
             models.UniqueConstraint(fields=["organization", "slug"], name="event_slug_per_org"),
@@ -161,8 +167,8 @@ class Event(models.Model):
 
 class Gate(models.Model):
     class Mode(models.TextChoices):
-        TICKET_AND_FACE = "ticket_face", "Ticket + face (1:1)"
-        FACE_ONLY = "face_only", "Face only (1:N)"
+        TICKET_AND_FACE = "ticket_face", _("Ticket + face (1:1)")
+        FACE_ONLY = "face_only", _("Face only (1:N)")
 
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="gates")
     name = models.CharField(max_length=100)
@@ -170,6 +176,8 @@ class Gate(models.Model):
     is_active = models.BooleanField(default=True)
 
     class Meta:
+        verbose_name = _("gate")
+        verbose_name_plural = _("gates")
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(fields=["event", "name"], name="gate_name_per_event")
@@ -183,9 +191,9 @@ class CheckIn(models.Model):
     """One attempt at a gate. Rows are an audit trail: normal use never deletes them."""
 
     class Decision(models.TextChoices):
-        ADMIT = "admit", "Admit"
-        DENY = "deny", "Deny"
-        REVIEW = "review", "Review"
+        ADMIT = "admit", _("Admit")
+        DENY = "deny", _("Deny")
+        REVIEW = "review", _("Review")
 
     event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="checkins")
     gate = models.ForeignKey(Gate, on_delete=models.PROTECT, related_name="checkins")
@@ -249,6 +257,8 @@ class CheckInFrame(models.Model):
     expires_at = models.DateTimeField(db_index=True)
 
     class Meta:
+        verbose_name = _("check-in frame")
+        verbose_name_plural = _("check-in frames")
         ordering = ["created_at", "pk"]
 
     def __str__(self):

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.templatetags.static import static
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -11,7 +12,7 @@ from pages.photos import photo_thumbnail
 # Request fields over DATA_UPLOAD_MAX_MEMORY_SIZE: 413 (JSON for API clients), not a bare 400.
 handler400 = "facepass_site.body_limits.bad_request_view"
 
-admin.site.site_header = "FacePass organizer admin"
+admin.site.site_header = _("FacePass organizer admin")
 admin.site.site_title = "FacePass"
 
 urlpatterns = [

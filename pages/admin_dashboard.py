@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from attendees.models import TicketHolder
@@ -71,7 +72,7 @@ def _bars(rows: list[tuple[str, int, str]]) -> list[dict]:
 def event_dashboard_context(event: Event) -> dict:
     board = event_dashboard(event)
     hours = [
-        (f"{hour:%a %H:%M}", n, checkins_url(event, decision__exact=CheckIn.Decision.ADMIT))
+        (date_format(hour, "D H:i"), n, checkins_url(event, decision__exact=CheckIn.Decision.ADMIT))
         for hour, n in board.admits_by_hour
     ]
     return {

@@ -174,7 +174,7 @@ class TicketHolderAdmin(OrganizationScopedAdmin):
             return _("None: the ticket is revoked.")
         url = registration_link_current(holder, getattr(holder, "registration_base_url", ""))
         if url is None:
-            return _("No link issued yet, or it has expired: use \u201cIssue a new link\u201d.")
+            return _("No link issued yet, or it has expired: use “Issue a new link”.")
         expires = registration_link_expires_at(holder)
         return format_html(
             '<input type="text" readonly value="{0}" id="registration-link" size="70">'

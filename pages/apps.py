@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class PagesConfig(AppConfig):
@@ -6,4 +7,4 @@ class PagesConfig(AppConfig):
     organizer's admin screens that combine several apps. The top layer, beside the API."""
 
     name = "pages"
-    verbose_name = "Pages"
+    verbose_name = _("Pages")

@@ -1,5 +1,6 @@
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 from pgvector.django import VectorField
 
 EMBEDDING_DIMENSIONS = 128
@@ -31,6 +32,8 @@ class EmbeddingModel(models.Model):
     activated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("face model")
+        verbose_name_plural = _("face models")
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["name", "version"], name="model_name_version"),
@@ -66,6 +69,8 @@ class FaceEmbedding(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("face embedding")
+        verbose_name_plural = _("face embeddings")
         constraints = [
             models.UniqueConstraint(fields=["photo", "model"], name="one_embedding_per_photo_model")
         ]
@@ -105,6 +110,8 @@ class EventSearchIndex(models.Model):
     built_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("event search index")
+        verbose_name_plural = _("event search indexes")
         constraints = [
             models.UniqueConstraint(fields=["event", "model"], name="one_search_index_per_event")
         ]

@@ -5,14 +5,15 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from events.models import Organization
 
 
 class WebhookEventType(models.TextChoices):
-    CHECKIN_CREATED = "checkin.created", "Check-in recorded"
-    PHOTO_ACCEPTED = "photo.accepted", "Enrollment photo accepted"
-    PHOTO_REJECTED = "photo.rejected", "Enrollment photo rejected"
+    CHECKIN_CREATED = "checkin.created", _("Check-in recorded")
+    PHOTO_ACCEPTED = "photo.accepted", _("Enrollment photo accepted")
+    PHOTO_REJECTED = "photo.rejected", _("Enrollment photo rejected")
 
 
 def webhook_secret_generate() -> str:
@@ -41,7 +42,7 @@ class WebhookEndpoint(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        verbose_name = "webhook endpoint"
+        verbose_name = _("webhook endpoint")
 
     def __str__(self):
         return self.url
@@ -62,9 +63,9 @@ class WebhookDelivery(models.Model):
     """One event sent to one endpoint, with the outcome of its latest attempt."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Pending")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
 
     endpoint = models.ForeignKey(
         WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
@@ -84,8 +85,8 @@ class WebhookDelivery(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        verbose_name = "webhook delivery"
-        verbose_name_plural = "webhook deliveries"
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
         constraints = [
             models.UniqueConstraint(
                 fields=["endpoint", "event_id"], name="webhook_one_delivery_per_event"

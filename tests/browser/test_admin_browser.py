@@ -196,6 +196,7 @@ def test_the_organizer_pages_speak_spanish_to_a_spanish_browser(
     desktop_browser, live_server, organizer_a, event_a, screenshot
 ):
     _populate(event_a)
+    api_key_create(organization=event_a.organization, name="ticket shop")
     with translation.override("es"):
         expected = {key: gettext(key) for key in ("Ticket holders", "Page not found")}
     assert all(expected[key] != key for key in expected), "the catalogue lacks these texts"
