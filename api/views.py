@@ -4,7 +4,6 @@ Photos, verify/identify and check-ins live in api/views_photos.py, views_face.py
 views_checkins.py.
 """
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status
@@ -29,7 +28,7 @@ from api.serializers_photos import (
     RegistrationLinkSerializer,
 )
 from api.services import BULK_MAX_ROWS, registration_link_issue, ticket_holders_bulk_upsert
-from api.views_base import ApiViewSet, pagination_for
+from api.views_base import ApiViewSet, EventScopedViewSet, pagination_for
 from attendees.models import TicketHolder
 from attendees.services import (
     ticket_holder_create,
@@ -195,19 +194,11 @@ class TicketHolderViewSet(
     mixins.RetrieveModelMixin,
     mixins.UpdateModelMixin,
     mixins.DestroyModelMixin,
-    ApiViewSet,
+    EventScopedViewSet,
 ):
     serializer_class = TicketHolderSerializer
     queryset = TicketHolder.objects.none()
     pagination_class = pagination_for("/api/v1/events/12/holders/")
-
-    @property
-    def event(self) -> Event:
-        """The URL's event, 404 unless it belongs to the key's organization."""
-        if not hasattr(self, "_event"):
-            events = events_for_organization(self.organization)
-            self._event = get_object_or_404(events, pk=self.kwargs["event_id"])
-        return self._event
 
     def get_queryset(self):
         if self.schema_only:

@@ -1,5 +1,6 @@
 """What every API view shares: JSON only, org scoping, pagination, documented errors."""
 
+from django.shortcuts import get_object_or_404
 from rest_framework import viewsets
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import MultiPartParser
@@ -7,6 +8,8 @@ from rest_framework.renderers import JSONRenderer
 
 from api.docs_examples import page
 from api.parsers import JSONParser
+from api.selectors import events_for_organization
+from events.models import Event
 
 
 def image_request(upload_class, base64_class) -> dict:
@@ -50,6 +53,18 @@ class ApiViewSet(viewsets.GenericViewSet):
     def schema_only(self) -> bool:
         """True while drf-spectacular inspects the view (no request, no API key)."""
         return getattr(self, "swagger_fake_view", False)
+
+
+class EventScopedViewSet(ApiViewSet):
+    """A viewset under /events/{event_id}/ (holders, gates)."""
+
+    @property
+    def event(self) -> Event:
+        """The URL's event, 404 unless it belongs to the key's organization."""
+        if not hasattr(self, "_event"):
+            events = events_for_organization(self.organization)
+            self._event = get_object_or_404(events, pk=self.kwargs["event_id"])
+        return self._event
 
 
 class ImageUploadMixin:

@@ -1,6 +1,5 @@
 """Gates of an event: create, list, get, switch on and off."""
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -8,16 +7,15 @@ from rest_framework.response import Response
 
 from api import docs_examples as ex
 from api.docs_errors import errors
-from api.selectors import events_for_organization
 from api.serializers_gates import (
     GateActivateSerializer,
     GateCreateSerializer,
     GateDetailSerializer,
 )
 from api.views import EVENT_ID
-from api.views_base import ApiViewSet, pagination_for
+from api.views_base import EventScopedViewSet, pagination_for
 from checkins.services import gate_add, gate_set_active
-from events.models import Event, Gate
+from events.models import Gate
 
 GATE = {**ex.GATE, "event": 12}
 FACE_GATE = {**ex.FACE_GATE, "event": 12}
@@ -38,19 +36,11 @@ FACE_GATE = {**ex.FACE_GATE, "event": 12}
         examples=[ex.response("Gate", GATE)],
     ),
 )
-class GateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+class GateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, EventScopedViewSet):
     serializer_class = GateDetailSerializer
     queryset = Gate.objects.none()
     http_method_names = ["get", "post", "head", "options"]
     pagination_class = pagination_for("/api/v1/events/12/gates/")
-
-    @property
-    def event(self) -> Event:
-        """The URL's event, 404 unless it belongs to the key's organization."""
-        if not hasattr(self, "_event"):
-            events = events_for_organization(self.organization)
-            self._event = get_object_or_404(events, pk=self.kwargs["event_id"])
-        return self._event
 
     def get_queryset(self):
         if self.schema_only:

@@ -42,6 +42,7 @@ import numpy as np
 from recognition.ml.tools.cli import CliError, add_detector_arguments, detector_from_args, run_cli
 from recognition.ml.tools.metrics import pair_scores, roc_auc, tar_at_far
 from recognition.ml.training import run_files, students
+from recognition.ml.training.calibration import calibrate_artifact
 from recognition.ml.training.data import FaceSet, load_faces, pk_batch
 from recognition.ml.training.distill_losses import LossWeights, distillation_losses
 from recognition.ml.training.views import Augmentation, ViewMaker, detect_sources
@@ -516,24 +517,8 @@ def distill(argv=None) -> Distiller:
     command = "python -m recognition.ml.training.distill " + shlex.join(argv)
     export(run, sources, val, command, reason)
     if not args.no_calibrate:
-        calibrate(args, out)
+        calibrate_artifact(args, students.EMBEDDER[args.arch], out)
     return run
-
-
-def calibrate(args, out: Path) -> None:
-    """Thresholds by FAR measured end to end (detect, align, embed) on --val go into the
-    artifact, as recognition.ml.training.train does: the gate reads them from there."""
-    from recognition.ml.runtime.embedders import load_embedder
-    from recognition.ml.tools import evaluate
-
-    load_embedder.cache_clear()  # the artifact at `out` was just rewritten
-    argv = ["--data", args.val, "--embedder", students.EMBEDDER[args.arch], "--model", str(out)]
-    argv += ["--out", str(out / "evaluation.json"), "--plot", str(out / "roc.png")]
-    argv += ["--write-thresholds", "--detector", args.detector]
-    argv += ["--model-cache-dir", args.model_cache_dir]
-    if args.yunet_model:
-        argv += ["--yunet-model", args.yunet_model]
-    evaluate.main(argv)
 
 
 def main(argv=None) -> None:

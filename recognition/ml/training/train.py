@@ -43,6 +43,7 @@ from recognition.ml.runtime.config import PUBLIC_BACKBONE_HANDLE
 from recognition.ml.tools.cli import CliError, add_detector_arguments, detector_from_args, run_cli
 from recognition.ml.tools.metrics import pair_scores, roc_auc
 from recognition.ml.training import run_files as train_io
+from recognition.ml.training.calibration import calibrate_artifact
 from recognition.ml.training.data import FaceSet, fixed_batches, load_faces, pk_batch
 
 logger = logging.getLogger(__name__)
@@ -422,24 +423,8 @@ def train(argv=None) -> Run:
     run.fit(train_set, val_set)
     run.export(train_set, val_set, "python -m recognition.ml.training.train " + shlex.join(argv))
     if not args.no_calibrate:
-        calibrate(args, recipe, out)
+        calibrate_artifact(args, recipe.embedder, out)
     return run
-
-
-def calibrate(args, recipe: Recipe, out: Path) -> None:
-    """Thresholds by FAR, measured end to end (detect, align, embed) on the unseen --val
-    identities, go into the artifact: the gate reads them from there."""
-    from recognition.ml.runtime.embedders import load_embedder
-    from recognition.ml.tools import evaluate
-
-    load_embedder.cache_clear()  # the artifact at `out` was just rewritten
-    argv = ["--data", args.val, "--embedder", recipe.embedder, "--model", str(out)]
-    argv += ["--out", str(out / "evaluation.json"), "--plot", str(out / "roc.png")]
-    argv += ["--write-thresholds", "--detector", args.detector]
-    argv += ["--model-cache-dir", args.model_cache_dir]
-    if args.yunet_model:
-        argv += ["--yunet-model", args.yunet_model]
-    evaluate.main(argv)
 
 
 def main(argv=None) -> None:
