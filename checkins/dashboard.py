@@ -50,14 +50,14 @@ def _holder_counts(event: Event) -> dict:
     return {"holders": sum(by_status.values()), "by_status": by_status, **totals}
 
 
+def _counts_by(rows: QuerySet, field: str) -> QuerySet:
+    """(value of `field`, rows) pairs, most first."""
+    return rows.values_list(field).annotate(n=Count("pk")).order_by("-n", field)
+
+
 def _photo_counts(event: Event) -> dict:
     photos = EnrollmentPhoto.objects.filter(holder__event=event)
-    rejected = (
-        photos.filter(status=EnrollmentPhoto.Status.REJECTED)
-        .values_list("rejection_code")
-        .annotate(n=Count("pk"))
-        .order_by("-n", "rejection_code")
-    )
+    rejected = _counts_by(photos.filter(status=EnrollmentPhoto.Status.REJECTED), "rejection_code")
     return {
         "photos_checking": photos.filter(status__in=CHECKING).count(),
         "rejected_by_reason": list(rejected),
@@ -76,12 +76,7 @@ def _checkin_counts(event: Event, tz: tzinfo) -> dict:
         .annotate(n=Count("pk"))
         .order_by("hour")
     )
-    denials = (
-        checkins.filter(decision=CheckIn.Decision.DENY)
-        .values_list("reason")
-        .annotate(n=Count("pk"))
-        .order_by("-n", "reason")
-    )
+    denials = _counts_by(checkins.filter(decision=CheckIn.Decision.DENY), "reason")
     return {
         "checked_in": admits.exclude(attendee=None).values("attendee").distinct().count(),
         "admits_by_gate": list(by_gate),
