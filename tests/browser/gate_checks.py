@@ -16,6 +16,13 @@ def check(page, trigger) -> None:
     )
 
 
+def reload_gate(page) -> None:
+    """Reload the gate page and wait until it can check again: a ticket typed before the camera
+    is back is ignored (the check button is disabled), as it is for staff."""
+    page.reload()
+    expect(page.locator("#check")).to_be_enabled()
+
+
 def expect_result(page, title: str, reason: str = "", name: str | None = None) -> None:
     expect(page.locator("#decision")).to_have_text(title)
     if reason:
