@@ -42,7 +42,7 @@ from recognition.selectors import (
     enrolled_holder_count_refresh,
 )
 from recognition.services import face_embedding_store, face_embeddings_store
-from webhooks.services import enrollment_photo_webhook_emit
+from webhooks.services import enrollment_photos_webhook_emit
 
 logger = logging.getLogger(__name__)
 WORKER = "system: enrollment worker"
@@ -93,22 +93,10 @@ def enrollment_photos_claim(*, photo_ids: list[int], extra: int) -> list[Enrollm
     A claim older than the task time limit belongs to a killed worker and is taken
     again, so no photo is ever lost.
     """
-    stale_before = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
-    # On the locked rows themselves, not through a subquery: when another batch claims a row
-    # between this query's snapshot and its lock, PostgreSQL re-checks the row's own conditions
-    # against the committed version (and drops it), but a subquery's answer keeps the old
-    # snapshot, so the photo was claimed twice (issue 17: attempts = 2 with no retry).
-    waiting = Q(status=EnrollmentPhoto.Status.PENDING) | Q(
-        status=EnrollmentPhoto.Status.PROCESSING, processing_started_at__lt=stale_before
-    )
-    own_ids = set(photo_ids)
     with transaction.atomic():
-        locked = EnrollmentPhoto.objects.select_for_update(
-            skip_locked=True, of=("self",)
-        ).select_related("holder__event__organization")
-        own = list(locked.filter(waiting, pk__in=own_ids))
-        others = list(locked.filter(waiting).exclude(pk__in=own_ids).order_by("created_at")[:extra])
-        claimed = own + others
+        ids = _lock_waiting(photo_ids, extra)
+        rows = EnrollmentPhoto.objects.select_related("holder__event__organization").in_bulk(ids)
+        claimed = [rows[pk] for pk in ids]
         now = timezone.now()
         for photo in claimed:
             photo.status = EnrollmentPhoto.Status.PROCESSING
@@ -118,6 +106,29 @@ def enrollment_photos_claim(*, photo_ids: list[int], extra: int) -> list[Enrollm
             claimed, ["status", "processing_started_at", "attempts"]
         )
     return claimed
+
+
+def _lock_waiting(photo_ids: list[int], extra: int) -> list[int]:
+    """Lock (skipping rows locked by other batches) the given photos that still wait, then up
+    to `extra` other waiting ones, oldest first; returns their ids."""
+    stale_before = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    stale = Q(status=EnrollmentPhoto.Status.PROCESSING, processing_started_at__lt=stale_before)
+    pending = Q(status=EnrollmentPhoto.Status.PENDING)
+    # The conditions sit on the locked rows themselves, not in a subquery: when another batch
+    # claims a row between this query's snapshot and its lock, PostgreSQL re-checks the row's
+    # own conditions against the committed version (and drops it), but a subquery's answer
+    # keeps the old snapshot, so the photo was claimed twice (issue 17: attempts = 2, no retry).
+    # Ids alone, no joins: (status, created_at) serves each query and its LIMIT stops early;
+    # with the holder, event and organization joined in, PostgreSQL joined and sorted every
+    # waiting photo first (58 ms a claim with 9,000 photos waiting).
+    lockable = EnrollmentPhoto.objects.select_for_update(skip_locked=True)
+    ids = list(lockable.filter(stale | pending, pk__in=photo_ids).values_list("pk", flat=True))
+    others: list[int] = []
+    for waiting in (stale, pending):  # lost work first: it is the oldest
+        if len(others) < extra:
+            query = lockable.filter(waiting).exclude(pk__in=photo_ids).order_by("created_at")
+            others += query.values_list("pk", flat=True)[: extra - len(others)]
+    return ids + others
 
 
 def enrollment_photos_release(*, photos: list[EnrollmentPhoto]) -> None:
@@ -264,8 +275,7 @@ def enrollment_photos_record_results(
         EnrollmentPhoto.objects.bulk_update(recorded, RESULT_FIELDS)
         if embeddings:
             face_embeddings_store(rows=embeddings, model=model)
-        for photo in recorded:
-            enrollment_photo_webhook_emit(photo=photo)
+        enrollment_photos_webhook_emit(photos=recorded)
         ticket_holders_refresh_status(
             holders=[photo.holder for photo in recorded],
             enrolled_ids={photo.holder_id for photo, _ in embeddings},

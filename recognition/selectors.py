@@ -11,7 +11,7 @@ import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
-from pgvector.django import CosineDistance
+from pgvector import Vector
 
 from events.models import Event
 from recognition.ml.runtime.artifacts import threshold_for
@@ -150,33 +150,38 @@ def nearest_holders_each(
     settings once, not once per photo."""
     if exact is None:
         exact = ready_search_index(event_id=event_id, model_id=model.pk) is None
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            if exact:  # no HNSW for this query, whatever the planner would like
-                cursor.execute("SET LOCAL enable_indexscan = off")
-            else:
-                cursor.execute(
-                    "SET LOCAL hnsw.ef_search = %s", [int(settings.FACEPASS_HNSW_EF_SEARCH)]
-                )
-        return [
-            _best_per_holder(event_id, model, vector, limit, exclude) for vector, exclude in probes
-        ]
-
-
-def _best_per_holder(
-    event_id: int, model: EmbeddingModel, vector, limit: int, exclude_holder_id: int | None
-) -> list[HolderMatch]:
-    qs = FaceEmbedding.objects.filter(event_id=event_id, model=model)
-    if exclude_holder_id is not None:
-        qs = qs.exclude(holder_id=exclude_holder_id)
-    # A holder may have several photos: over-fetch rows, keep each holder's best.
-    rows = (
-        qs.annotate(distance=CosineDistance("vector", vector))
-        .order_by("distance")
-        .values_list("holder_id", "photo_id", "distance")[: limit * 5]
-    )
-    best: dict[int, HolderMatch] = {}
-    for holder_id, photo_id, distance in rows:
-        if holder_id not in best:
+    with transaction.atomic(), connection.cursor() as cursor:
+        if exact:  # no HNSW for this query, whatever the planner would like
+            cursor.execute("SET LOCAL enable_indexscan = off")
+        else:
+            cursor.execute("SET LOCAL hnsw.ef_search = %s", [int(settings.FACEPASS_HNSW_EF_SEARCH)])
+        # Over-fetch rows: a holder with several photos fills several of them.
+        cursor.execute(*nearest_rows_sql(event_id, model.pk, probes, limit * 5))
+        rows = cursor.fetchall()
+    found: list[dict[int, HolderMatch]] = [{} for _ in probes]
+    for ordinal, holder_id, photo_id, distance in rows:  # nearest first within each probe
+        best = found[ordinal - 1]
+        if holder_id not in best:  # a holder may have several photos: keep each one's best
             best[holder_id] = HolderMatch(holder_id, photo_id, 1.0 - float(distance))
-    return sorted(best.values(), key=lambda m: -m.similarity)[:limit]
+    return [list(best.values())[:limit] for best in found]
+
+
+def nearest_rows_sql(
+    event_id: int, model_id: int, probes: Sequence[tuple[np.ndarray, int | None]], rows: int
+) -> tuple[str, list]:
+    """One statement for every probe: (probe ordinal, holder, photo, cosine distance), the
+    `rows` nearest embeddings of the event per probe, nearest first. One round trip instead of
+    one per probe (an enrollment batch's duplicate check has 16); the event and model stay
+    literals, so the planner can pick the event's own partial HNSW index."""
+    table = FaceEmbedding._meta.db_table
+    sql = (
+        "SELECT p.ordinal, m.holder_id, m.photo_id, m.distance "
+        "FROM unnest(%s::vector[], %s::bigint[]) WITH ORDINALITY AS p(vector, excluded, ordinal) "
+        "CROSS JOIN LATERAL ("
+        f"SELECT e.holder_id, e.photo_id, e.vector <=> p.vector AS distance FROM {table} e "
+        f"WHERE e.event_id = {int(event_id)} AND e.model_id = {int(model_id)} "
+        "AND e.holder_id IS DISTINCT FROM p.excluded ORDER BY distance LIMIT %s"
+        ") AS m ORDER BY p.ordinal, m.distance"
+    )
+    vectors = [Vector(np.asarray(vector, np.float32)).to_text() for vector, _ in probes]
+    return sql, [vectors, [excluded for _, excluded in probes], int(rows)]

@@ -12,6 +12,7 @@ from common.reasons import ReasonError
 from enrollment.workflow import (
     BATCH_STAGES,
     enrollment_photo_create,
+    enrollment_photos_claim,
     enrollment_process,
     reembed_pending,
 )
@@ -96,6 +97,23 @@ def test_a_fresh_claim_of_another_worker_is_left_alone(event_a, default_model):
         status="processing", processing_started_at=timezone.now()
     )
     assert enrollment_process(photo_ids=[photo.pk])["processed"] == 0
+
+
+def test_a_batch_takes_its_own_photo_then_lost_work_then_the_oldest_waiting_photos(event_a):
+    photos = [stored_photo(consenting_holder(event_a, f"Q{i}"), val_photo(1)) for i in range(5)]
+    lost, fresh_claim = photos[3], photos[4]
+    EnrollmentPhoto.objects.filter(pk=lost.pk).update(
+        status="processing", processing_started_at=timezone.now() - timedelta(hours=1)
+    )
+    EnrollmentPhoto.objects.filter(pk=fresh_claim.pk).update(
+        status="processing", processing_started_at=timezone.now()
+    )
+    claimed = enrollment_photos_claim(photo_ids=[photos[2].pk], extra=2)
+    assert [p.pk for p in claimed] == [photos[2].pk, lost.pk, photos[0].pk]
+    assert claimed[0].holder.event.organization == event_a.organization  # loaded with the claim
+    statuses = dict(EnrollmentPhoto.objects.values_list("pk", "status"))
+    assert [statuses[p.pk] for p in photos] == ["processing", "pending"] + ["processing"] * 3
+    assert enrollment_photos_claim(photo_ids=[fresh_claim.pk], extra=0) == []
 
 
 def test_one_person_with_two_tickets_is_flagged_for_review(event_a, default_model):

@@ -8,7 +8,7 @@ from django.utils import timezone
 from attendees.models import EnrollmentPhoto, TicketHolder
 from recognition.models import EventSearchIndex, FaceEmbedding
 from recognition.search_index import event_search_index_build, event_search_index_ensure
-from recognition.selectors import nearest_holders
+from recognition.selectors import nearest_holders, nearest_rows_sql
 from tests.conftest import make_event
 
 
@@ -34,14 +34,8 @@ def unit_vectors(count, seed):
 
 
 def plan_of(event, model, vector, exact):
-    from pgvector.django import CosineDistance
-
-    query = (
-        FaceEmbedding.objects.filter(event_id=event.pk, model=model)
-        .annotate(distance=CosineDistance("vector", vector))
-        .order_by("distance")[:10]
-    )
-    sql, params = query.query.sql_with_params()
+    """The plan of the search nearest_holders runs (recognition.selectors.nearest_rows_sql)."""
+    sql, params = nearest_rows_sql(event.pk, model.pk, [(vector, None)], 10)
     with transaction.atomic(), connection.cursor() as cursor:  # SET LOCAL needs a transaction
         if exact:
             cursor.execute("SET LOCAL enable_indexscan = off")

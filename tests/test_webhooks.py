@@ -31,6 +31,7 @@ from webhooks.services import (
     webhook_delivery_attempt,
     webhook_endpoint_create,
     webhook_event_emit,
+    webhook_events_emit,
 )
 from webhooks.signing import signature_verify
 
@@ -325,6 +326,34 @@ def test_inactive_endpoints_unsubscribed_types_and_other_organizations_get_nothi
     late.refresh_from_db()
     assert (late.status, late.last_error) == ("failed", "Endpoint is inactive; not sent.")
     assert receiver.requests == []
+
+
+@pytest.mark.django_db
+def test_a_batch_of_events_looks_up_each_organizations_endpoints_once_and_writes_once(
+    receiver, org_a, org_b, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    a_all = webhook_endpoint_create(organization=org_a, url=f"{receiver.url}/a")
+    a_rejections = webhook_endpoint_create(
+        organization=org_a, url=f"{receiver.url}/ar", event_types=["photo.rejected"]
+    )
+    b_all = webhook_endpoint_create(organization=org_b, url=f"{receiver.url}/b")
+    events = [(org_a, "photo.accepted", {"photo_id": i}) for i in range(5)]
+    events += [
+        (org_a, "photo.rejected", {"photo_id": 5}),
+        (org_b, "photo.accepted", {"photo_id": 6}),
+    ]
+    # Three (organization, event type) lookups and one INSERT for seven events.
+    with django_capture_on_commit_callbacks(execute=False), django_assert_num_queries(4):
+        deliveries = webhook_events_emit(events=events)
+    sent = sorted((d.payload["photo_id"], d.endpoint_id, d.event_type) for d in deliveries)
+    assert sent == sorted(
+        [(i, a_all.pk, "photo.accepted") for i in range(5)]
+        + [(5, a_all.pk, "photo.rejected"), (5, a_rejections.pk, "photo.rejected")]
+        + [(6, b_all.pk, "photo.accepted")]
+    )
+    by_photo = {d.payload["photo_id"]: d.event_id for d in deliveries}
+    assert len(set(by_photo.values())) == 7  # one event id per event, shared by its receivers
+    assert WebhookDelivery.objects.count() == 8
 
 
 @pytest.mark.django_db

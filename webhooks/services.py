@@ -24,6 +24,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
 from common import queues
+from events.models import Organization
 from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEventType
 from webhooks.payloads import checkin_payload, enrollment_photo_payload
 from webhooks.selectors import webhook_endpoints_subscribed
@@ -58,24 +59,42 @@ def webhook_event_emit(*, organization, event_type: str, payload: dict) -> list[
     Rows are written in the caller's transaction, so a rolled-back check-in or photo
     result sends nothing and a committed one cannot lose its event.
     """
-    if event_type not in WebhookEventType.values:
-        raise ValueError(f"Unknown webhook event type {event_type!r}.")
-    endpoints = list(webhook_endpoints_subscribed(organization=organization, event_type=event_type))
-    if not endpoints:
+    return webhook_events_emit(events=[(organization, event_type, payload)])
+
+
+def webhook_events_emit(*, events: list[tuple[Organization, str, dict]]) -> list[WebhookDelivery]:
+    """webhook_event_emit for several (organization, event type, payload) events at once: the
+    subscribed endpoints are looked up once per organization and event type, and every
+    delivery is written by one statement (an enrollment batch emits one event per photo)."""
+    subscribed: dict[tuple[int, str], list[WebhookEndpoint]] = {}
+    deliveries: list[WebhookDelivery] = []
+    now = timezone.now()
+    for organization, event_type, payload in events:
+        if event_type not in WebhookEventType.values:
+            raise ValueError(f"Unknown webhook event type {event_type!r}.")
+        key = (organization.pk, event_type)
+        if key not in subscribed:
+            subscribed[key] = list(
+                webhook_endpoints_subscribed(organization=organization, event_type=event_type)
+            )
+        if not subscribed[key]:
+            continue
+        data = json.loads(json.dumps(payload, cls=DjangoJSONEncoder))  # dates etc. to JSON now
+        event_id = uuid.uuid4()
+        deliveries += [
+            WebhookDelivery(
+                endpoint=endpoint,
+                event_type=event_type,
+                event_id=event_id,
+                payload=data,
+                created_at=now,
+                next_attempt_at=now,
+            )
+            for endpoint in subscribed[key]
+        ]
+    if not deliveries:
         return []
-    data = json.loads(json.dumps(payload, cls=DjangoJSONEncoder))  # dates etc. to JSON now
-    event_id, now = uuid.uuid4(), timezone.now()
-    deliveries = WebhookDelivery.objects.bulk_create(
-        WebhookDelivery(
-            endpoint=endpoint,
-            event_type=event_type,
-            event_id=event_id,
-            payload=data,
-            created_at=now,
-            next_attempt_at=now,
-        )
-        for endpoint in endpoints
-    )
+    deliveries = WebhookDelivery.objects.bulk_create(deliveries)
     transaction.on_commit(partial(webhook_deliveries_queue, [(d.pk, 1) for d in deliveries]))
     return deliveries
 
@@ -101,14 +120,18 @@ def checkin_webhook_emit(*, checkin) -> list[WebhookDelivery]:
     )
 
 
-def enrollment_photo_webhook_emit(*, photo) -> list[WebhookDelivery]:
-    event_type = PHOTO_EVENTS.get(photo.status)
-    if event_type is None:
-        return []
-    return webhook_event_emit(
-        organization=photo.holder.event.organization,
-        event_type=event_type,
-        payload=enrollment_photo_payload(photo),
+def enrollment_photos_webhook_emit(*, photos) -> list[WebhookDelivery]:
+    """photo.accepted / photo.rejected for each photo with a final outcome."""
+    return webhook_events_emit(
+        events=[
+            (
+                photo.holder.event.organization,
+                PHOTO_EVENTS[photo.status],
+                enrollment_photo_payload(photo),
+            )
+            for photo in photos
+            if photo.status in PHOTO_EVENTS
+        ]
     )
 
 
