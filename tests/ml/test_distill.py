@@ -191,6 +191,22 @@ def test_a_run_stops_on_its_budget_then_resumes_to_its_steps_and_exports(distill
         distill(distilled["args"])  # out holds a checkpoint
 
 
+def test_a_run_whose_yunet_file_is_missing_stops_instead_of_training_on_dlib_hog_crops(
+    tiny_dataset, dynamic_backbone, tmp_path
+):
+    from recognition.ml.tools.cli import CliError
+    from recognition.ml.training.distill import distill
+
+    args = [
+        "--data", str(tiny_dataset), "--val", str(tiny_dataset), "--out", str(tmp_path / "out"),
+        "--backbone", dynamic_backbone, "--input-size", str(SIZE), "--steps", "1", "--quiet",
+        "--yunet-model", str(tmp_path / "no-such-yunet.onnx"), "--no-calibrate",
+    ]  # fmt: skip
+    with pytest.raises(CliError, match="--detector dlib-hog to train on dlib-hog's crops"):
+        distill(args)
+    assert not (tmp_path / "out" / "checkpoint").exists()
+
+
 def test_the_distilled_artifact_serves_on_onnxruntime_equal_to_keras(distilled):
     from recognition.ml.runtime.embedders.mobilenet import MobileNetV2SiameseEmbedder
 

@@ -39,7 +39,12 @@ from pathlib import Path
 
 import numpy as np
 
-from recognition.ml.tools.cli import CliError, add_detector_arguments, detector_from_args, run_cli
+from recognition.ml.tools.cli import (
+    CliError,
+    add_detector_arguments,
+    run_cli,
+    training_detector_from_args,
+)
 from recognition.ml.tools.metrics import pair_scores, roc_auc, tar_at_far
 from recognition.ml.training import run_files, students
 from recognition.ml.training.calibration import calibrate_artifact
@@ -488,7 +493,7 @@ def distill(argv=None) -> Distiller:
     if not args.resume and run_files.read_state(out) is not None:
         raise CliError(f"{out} holds a checkpoint: pass --resume, or choose another --out")
     cache_dir = Path(args.cache_dir or Path(default_cache_dir()) / "train")
-    detector = detector_from_args(args)
+    detector = training_detector_from_args(args)
     sources = detect_sources(args.data, detector, cache_dir, not args.quiet)
     val = load_faces(
         args.val,

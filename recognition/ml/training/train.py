@@ -40,7 +40,12 @@ from pathlib import Path
 import numpy as np
 
 from recognition.ml.runtime.config import PUBLIC_BACKBONE_HANDLE
-from recognition.ml.tools.cli import CliError, add_detector_arguments, detector_from_args, run_cli
+from recognition.ml.tools.cli import (
+    CliError,
+    add_detector_arguments,
+    run_cli,
+    training_detector_from_args,
+)
 from recognition.ml.tools.metrics import pair_scores, roc_auc
 from recognition.ml.training import run_files as train_io
 from recognition.ml.training.calibration import calibrate_artifact
@@ -383,7 +388,7 @@ def hyperparameters(args) -> dict:
 
 
 def load_sets(args, recipe: Recipe) -> tuple[FaceSet, FaceSet]:
-    detector = detector_from_args(args)
+    detector = training_detector_from_args(args)
     common = dict(
         size=recipe.input_size,
         margin=recipe.margin,
@@ -410,7 +415,9 @@ def train(argv=None) -> Run:
     if args.distill_weight:
         from recognition.ml.training.teacher import teacher_embeddings
 
-        run.teacher = teacher_embeddings(train_set, detector_from_args(args), not args.quiet)
+        run.teacher = teacher_embeddings(
+            train_set, training_detector_from_args(args), not args.quiet
+        )
     if args.resume and not run.resume():
         logger.warning("no checkpoint in %s; starting afresh", out)
     logger.warning(
