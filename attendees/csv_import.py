@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from attendees.models import TicketHolder
+from common.db import rows_update
 from common.tickets import ticket_code_key, ticket_code_normalise
 from events.models import Event
 
@@ -107,7 +108,7 @@ def _apply_row(holder: TicketHolder, row: dict[str, str]) -> bool:
             setattr(holder, column, row[column])
             changed = True
     if changed:
-        # bulk_update skips auto_now, so stamp the change by hand.
+        # rows_update skips auto_now, so stamp the change by hand.
         holder.updated_at = timezone.now()
     return changed
 
@@ -166,9 +167,7 @@ def ticket_holders_upsert(
             else:
                 report.unchanged += 1
         TicketHolder.objects.bulk_create(to_create, batch_size=2000)
-        TicketHolder.objects.bulk_update(
-            to_update, ["name", "email", "external_id", "updated_at"], batch_size=2000
-        )
+        rows_update(to_update, ["name", "email", "external_id", "updated_at"])
     report.created, report.updated = len(to_create), len(to_update)
     return report
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from django.db import connections, transaction
+from django.db import connections, router, transaction
 
 logger = logging.getLogger(__name__)
+MAX_PARAMETERS = 30_000
 
 
 def instance_update(instance, fields: dict):
@@ -38,6 +39,49 @@ def rows_delete_returning(queryset, column: str) -> list:
     with connections[queryset.db].cursor() as cursor:
         cursor.execute(sql, params)
         return [row[0] for row in cursor.fetchall()]
+
+
+def rows_update(objects: list, fields: list[str]) -> int:
+    """Write `fields` of each instance (all of one model) in one UPDATE ... FROM (VALUES ...)
+    statement; returns the number of rows updated.
+
+    What QuerySet.bulk_update does, without its Python cost: that builds a CASE WHEN expression
+    per field and row and resolves each one, 2-3 ms a photo of an enrollment batch's 16 (issue
+    17's profile), where this builds one parameter list. Like bulk_update: no save() or
+    signals, auto_now fields are not stamped, instances without a primary key are refused.
+    """
+    if not objects:
+        return 0
+    meta = type(objects[0])._meta
+    model = meta.concrete_model
+    if any(obj.pk is None or obj._meta.concrete_model is not model for obj in objects):
+        raise ValueError("rows_update needs saved instances of one model")
+    connection = connections[router.db_for_write(meta.model)]
+    qn = connection.ops.quote_name
+    columns = [meta.pk, *(meta.get_field(name) for name in fields)]
+    # Casts give each VALUES column its table column's type (jsonb, timestamptz, vector...).
+    row_sql = "(" + ", ".join(f"%s::{field.db_type(connection)}" for field in columns) + ")"
+    names = ", ".join(qn(field.column) for field in columns)
+    assignments = ", ".join(f"{qn(f.column)} = v.{qn(f.column)}" for f in columns[1:])
+    pk = qn(meta.pk.column)
+    updated = 0
+    # Chunks keep a statement under PostgreSQL's 65,535 parameters (a CSV of 100k holders).
+    step = max(MAX_PARAMETERS // len(columns), 1)
+    with connection.cursor() as cursor:
+        for start in range(0, len(objects), step):
+            chunk = objects[start : start + step]
+            params = [
+                field.get_db_prep_save(getattr(obj, field.attname), connection)
+                for obj in chunk
+                for field in columns
+            ]
+            cursor.execute(
+                f"UPDATE {qn(meta.db_table)} AS t SET {assignments} FROM (VALUES "
+                f"{', '.join([row_sql] * len(chunk))}) AS v({names}) WHERE t.{pk} = v.{pk}",
+                params,
+            )
+            updated += cursor.rowcount
+    return updated
 
 
 def files_delete_on_commit(storage, names: list[str]) -> None:

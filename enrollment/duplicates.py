@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from attendees.models import EnrollmentPhoto, TicketHolder
+from common.db import rows_update
 from recognition.models import EmbeddingModel
 from recognition.selectors import model_threshold, nearest_holders_each
 
@@ -37,9 +38,11 @@ def duplicate_faces_flag(
     for event_id, photos in by_event.items():
         threshold = model_threshold(model, photos[0][0].holder.event.target_far)
         probes = [(vector, photo.holder_id) for photo, vector in photos]
-        found = nearest_holders_each(event_id=event_id, model=model, probes=probes, limit=1)
+        found = nearest_holders_each(
+            event_id=event_id, model=model, probes=probes, limit=1, min_similarity=threshold
+        )
         for (photo, _), matches in zip(photos, found, strict=True):
-            if matches and matches[0].similarity >= threshold:
+            if matches:
                 pairs.append((photo.holder_id, matches[0].holder_id, matches[0].similarity))
     return ticket_holders_flag_duplicates(pairs=pairs) if pairs else 0
 
@@ -71,7 +74,7 @@ def ticket_holders_flag_duplicates(*, pairs: list[tuple[int, int, float]]) -> in
                 changed[holder.pk] = holder
             flagged += 1
             logger.warning("possible duplicate person: holders %s and %s", *sorted((a, b)))
-        TicketHolder.objects.bulk_update(
+        rows_update(
             sorted(changed.values(), key=lambda h: h.pk),
             ["needs_review", "review_note", "updated_at"],
         )

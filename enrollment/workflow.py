@@ -19,7 +19,7 @@ import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from attendees.models import EnrollmentPhoto, TicketHolder
@@ -27,7 +27,7 @@ from attendees.services import registration_check_open, ticket_holder_refresh_st
 from audit.models import AuditEntry
 from audit.services import audit_record
 from common import queues
-from common.db import files_delete_on_commit
+from common.db import files_delete_on_commit, rows_update
 from common.images import upload_size_check
 from common.reasons import Reason, ReasonError, reason_text
 from common.unavailable import QUEUE_ERRORS
@@ -95,17 +95,13 @@ def enrollment_photos_claim(*, photo_ids: list[int], extra: int) -> list[Enrollm
     """
     with transaction.atomic():
         ids = _lock_waiting(photo_ids, extra)
-        rows = EnrollmentPhoto.objects.select_related("holder__event__organization").in_bulk(ids)
-        claimed = [rows[pk] for pk in ids]
-        now = timezone.now()
-        for photo in claimed:
-            photo.status = EnrollmentPhoto.Status.PROCESSING
-            photo.processing_started_at = now
-            photo.attempts += 1
-        EnrollmentPhoto.objects.bulk_update(
-            claimed, ["status", "processing_started_at", "attempts"]
+        EnrollmentPhoto.objects.filter(pk__in=ids).update(
+            status=EnrollmentPhoto.Status.PROCESSING,
+            processing_started_at=timezone.now(),
+            attempts=F("attempts") + 1,
         )
-    return claimed
+        rows = EnrollmentPhoto.objects.select_related("holder__event__organization").in_bulk(ids)
+    return [rows[pk] for pk in ids]
 
 
 def _lock_waiting(photo_ids: list[int], extra: int) -> list[int]:
@@ -272,7 +268,7 @@ def enrollment_photos_record_results(
             if vector is not None:
                 embeddings.append((photo, vector))
             recorded.append(photo)
-        EnrollmentPhoto.objects.bulk_update(recorded, RESULT_FIELDS)
+        rows_update(recorded, RESULT_FIELDS)
         if embeddings:
             face_embeddings_store(rows=embeddings, model=model)
         enrollment_photos_webhook_emit(photos=recorded)

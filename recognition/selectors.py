@@ -144,10 +144,13 @@ def nearest_holders_each(
     probes: Sequence[tuple[np.ndarray, int | None]],
     limit: int = 2,
     exact: bool | None = None,
+    min_similarity: float | None = None,
 ) -> list[list[HolderMatch]]:
     """nearest_holders for several (vector, holder to exclude) probes of one event, in one
     transaction: an enrollment batch's duplicate check pays the index lookup and the search
-    settings once, not once per photo."""
+    settings once, not once per photo. With `min_similarity`, only matches at least that
+    similar: an exact search then sorts the few rows that pass instead of every row of the
+    event for each probe (the duplicate check's cost halved at 10,000 faces, issue 17)."""
     if exact is None:
         exact = ready_search_index(event_id=event_id, model_id=model.pk) is None
     with transaction.atomic(), connection.cursor() as cursor:
@@ -156,7 +159,8 @@ def nearest_holders_each(
         else:
             cursor.execute("SET LOCAL hnsw.ef_search = %s", [int(settings.FACEPASS_HNSW_EF_SEARCH)])
         # Over-fetch rows: a holder with several photos fills several of them.
-        cursor.execute(*nearest_rows_sql(event_id, model.pk, probes, limit * 5))
+        max_distance = None if min_similarity is None else 1.0 - min_similarity
+        cursor.execute(*nearest_rows_sql(event_id, model.pk, probes, limit * 5, max_distance))
         rows = cursor.fetchall()
     found: list[dict[int, HolderMatch]] = [{} for _ in probes]
     for ordinal, holder_id, photo_id, distance in rows:  # nearest first within each probe
@@ -167,21 +171,30 @@ def nearest_holders_each(
 
 
 def nearest_rows_sql(
-    event_id: int, model_id: int, probes: Sequence[tuple[np.ndarray, int | None]], rows: int
+    event_id: int,
+    model_id: int,
+    probes: Sequence[tuple[np.ndarray, int | None]],
+    rows: int,
+    max_distance: float | None = None,
 ) -> tuple[str, list]:
     """One statement for every probe: (probe ordinal, holder, photo, cosine distance), the
-    `rows` nearest embeddings of the event per probe, nearest first. One round trip instead of
-    one per probe (an enrollment batch's duplicate check has 16); the event and model stay
-    literals, so the planner can pick the event's own partial HNSW index."""
+    `rows` nearest embeddings of the event per probe (within `max_distance` when given),
+    nearest first. One round trip instead of one per probe (an enrollment batch's duplicate
+    check has 16); the event and model stay literals, so the planner can pick the event's own
+    partial HNSW index."""
     table = FaceEmbedding._meta.db_table
+    within = "" if max_distance is None else "AND (e.vector <=> p.vector) <= %s "
     sql = (
         "SELECT p.ordinal, m.holder_id, m.photo_id, m.distance "
         "FROM unnest(%s::vector[], %s::bigint[]) WITH ORDINALITY AS p(vector, excluded, ordinal) "
         "CROSS JOIN LATERAL ("
         f"SELECT e.holder_id, e.photo_id, e.vector <=> p.vector AS distance FROM {table} e "
         f"WHERE e.event_id = {int(event_id)} AND e.model_id = {int(model_id)} "
-        "AND e.holder_id IS DISTINCT FROM p.excluded ORDER BY distance LIMIT %s"
+        f"AND e.holder_id IS DISTINCT FROM p.excluded {within}ORDER BY distance LIMIT %s"
         ") AS m ORDER BY p.ordinal, m.distance"
     )
     vectors = [Vector(np.asarray(vector, np.float32)).to_text() for vector, _ in probes]
-    return sql, [vectors, [excluded for _, excluded in probes], int(rows)]
+    params: list = [vectors, [excluded for _, excluded in probes]]
+    if max_distance is not None:
+        params.append(float(max_distance))
+    return sql, [*params, int(rows)]

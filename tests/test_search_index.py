@@ -8,7 +8,7 @@ from django.utils import timezone
 from attendees.models import EnrollmentPhoto, TicketHolder
 from recognition.models import EventSearchIndex, FaceEmbedding
 from recognition.search_index import event_search_index_build, event_search_index_ensure
-from recognition.selectors import nearest_holders, nearest_rows_sql
+from recognition.selectors import nearest_holders, nearest_holders_each, nearest_rows_sql
 from tests.conftest import make_event
 
 
@@ -33,9 +33,9 @@ def unit_vectors(count, seed):
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
-def plan_of(event, model, vector, exact):
+def plan_of(event, model, vector, exact, max_distance=None):
     """The plan of the search nearest_holders runs (recognition.selectors.nearest_rows_sql)."""
-    sql, params = nearest_rows_sql(event.pk, model.pk, [(vector, None)], 10)
+    sql, params = nearest_rows_sql(event.pk, model.pk, [(vector, None)], 10, max_distance)
     with transaction.atomic(), connection.cursor() as cursor:  # SET LOCAL needs a transaction
         if exact:
             cursor.execute("SET LOCAL enable_indexscan = off")
@@ -66,6 +66,36 @@ def test_a_large_event_gets_its_own_hnsw_index_which_answers_like_exact_search(
         exact = nearest_holders(event=large, model=default_model, vector=probe, exact=True)
         assert by_index[0].holder_id == exact[0].holder_id == holder.pk
         assert by_index[0].similarity == pytest.approx(exact[0].similarity, abs=1e-5)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_similarity_floor_keeps_exactly_the_matches_above_it_by_exact_search_and_by_index(
+    org_a, default_model, settings
+):
+    settings.FACEPASS_SEARCH_INDEX_MIN_ROWS = 300
+    event = make_event(org_a, "Stadium")
+    holders = enroll_vectors(event, default_model, unit_vectors(400, 2))
+    near = unit_vectors(400, 2)[:20] + 0.05 * unit_vectors(20, 4)  # the first 20 holders' faces
+    probes = [(vector, None) for vector in [*near, *unit_vectors(10, 9)]]  # then 10 strangers
+    floor = 0.9
+
+    def search(**options):
+        found = nearest_holders_each(
+            event_id=event.pk, model=default_model, probes=probes, **options
+        )
+        return [[match.holder_id for match in matches] for matches in found]
+
+    unbounded = nearest_holders_each(
+        event_id=event.pk, model=default_model, probes=probes, limit=1, exact=True
+    )
+    expected = [[m.holder_id for m in matches if m.similarity >= floor] for matches in unbounded]
+    assert expected == [[holder.pk] for holder in holders[:20]] + [[]] * 10
+    assert search(limit=1, exact=True, min_similarity=floor) == expected
+    index = event_search_index_ensure(event_id=event.pk, model=default_model)
+    built = event_search_index_build(index_id=index.pk)
+    probe = unit_vectors(1, 3)[0]
+    assert built.index_name in plan_of(event, default_model, probe, False, max_distance=0.1)
+    assert search(limit=1, exact=False, min_similarity=floor) == expected
 
 
 @pytest.mark.django_db(transaction=True)
