@@ -257,6 +257,10 @@ FACEPASS_DLIB_RUNTIME = env_choice("FACEPASS_DLIB_RUNTIME", "onnx", ("onnx", "dl
 FACEPASS_ONNX_THREADS = env_int("FACEPASS_ONNX_THREADS", 1, minimum=1)
 FACEPASS_UPLOAD_MAX_BYTES = env_int("FACEPASS_UPLOAD_MAX_BYTES", 8 * 1024 * 1024, minimum=1024)
 FACEPASS_UPLOAD_MAX_PIXELS = env_int("FACEPASS_UPLOAD_MAX_PIXELS", 40_000_000, minimum=10_000)
+# Workers decode a larger JPEG at 1/2, 1/4 or 1/8 scale, keeping at least this many pixels on
+# its longer side (0: always in full). Twice the detector's 640: a face it can find in its
+# 640-pixel copy still has the size the quality gate asks for (22 px).
+FACEPASS_DECODE_SIDE = env_int("FACEPASS_DECODE_SIDE", 1280, minimum=0)
 # Non-file request bodies (JSON with a base64 photo) may be as large as the largest photo in
 # base64 (4/3 of the bytes) plus room for the other fields; anything larger is refused unread.
 DATA_UPLOAD_MAX_MEMORY_SIZE = FACEPASS_UPLOAD_MAX_BYTES * 4 // 3 + 64 * 1024

@@ -104,6 +104,7 @@ def _pipeline(kind: str, artifact: str | None, label: str) -> FacePipeline:
         decode_limits={
             "max_bytes": settings.FACEPASS_UPLOAD_MAX_BYTES,
             "max_pixels": settings.FACEPASS_UPLOAD_MAX_PIXELS,
+            "reduce_to_side": settings.FACEPASS_DECODE_SIDE or None,
         },
     )
 

@@ -65,3 +65,23 @@ def test_fit_longest_side_only_ever_shrinks():
     assert small.shape[:2] == (200, 500) and scale == 0.5
     same, scale = fit_longest_side(small, 800)
     assert same is small and scale == 1.0
+
+
+def test_a_large_jpeg_is_decoded_reduced_keeping_its_proportions_and_the_side_asked_for():
+    rng = np.random.default_rng(0)
+    large = rng.integers(0, 255, (3000, 4000, 3), dtype=np.uint8)
+    reduced = decode_image(jpeg_bytes(large), max_pixels=20_000_000, reduce_to_side=1280)
+    assert reduced.shape == (1500, 2000, 3)  # half: a quarter would be 1000 < 1280
+    assert decode_image(jpeg_bytes(large), max_pixels=20_000_000, reduce_to_side=500).shape == (
+        375,
+        500,
+        3,
+    )  # an eighth
+    small = rng.integers(0, 255, (300, 400, 3), dtype=np.uint8)
+    assert decode_image(jpeg_bytes(small), reduce_to_side=1280).shape == (300, 400, 3)
+
+
+def test_a_large_png_is_decoded_in_full_whatever_size_is_asked_for():
+    buffer = io.BytesIO()
+    Image.fromarray(np.zeros((1200, 1600, 3), np.uint8)).save(buffer, format="PNG")
+    assert decode_image(buffer.getvalue(), reduce_to_side=640).shape == (1200, 1600, 3)

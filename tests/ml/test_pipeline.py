@@ -25,3 +25,24 @@ def test_the_gate_path_embeds_the_largest_face_without_enrollment_standards(
     assert pipeline.embed_largest_face(cv2.hconcat([photo, photo])).verdict.code == (
         "multiple_faces"
     )
+
+
+def test_a_phone_sized_selfie_decoded_reduced_gets_the_verdict_and_face_of_a_full_decode(
+    yunet, dlib_embedder, photo
+):
+    height, width = photo.shape[:2]
+    scale = 4000 / max(height, width)  # a 12-megapixel phone photo of the same face
+    large = cv2.resize(photo, (round(width * scale), round(height * scale)), cv2.INTER_CUBIC)
+    jpeg = cv2.imencode(".jpg", large, [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes()
+    limits = {"max_pixels": 20_000_000, "max_bytes": 20_000_000}
+    full = FacePipeline(yunet, dlib_embedder, decode_limits=limits).process([jpeg])[0]
+    reduced_pipeline = FacePipeline(
+        yunet, dlib_embedder, decode_limits={**limits, "reduce_to_side": 1280}
+    )
+    reduced = reduced_pipeline.process([jpeg])[0]
+    assert full.accepted and reduced.accepted
+    assert float(full.embedding @ reduced.embedding) > 0.99
+    full_box, reduced_box = np.array(full.face.box), np.array(reduced.face.box)
+    # Decoded at half size (2000 of 4000 pixels; a quarter would be under 1280): boxes in the
+    # pixels decoded.
+    assert np.allclose(reduced_box * 2, full_box, rtol=0.05, atol=8)

@@ -138,7 +138,7 @@ class DlibHogDetector(FaceDetector):
         self._dlib = dlib
 
     def detect(self, image_bgr: np.ndarray) -> list[DetectedFace]:
-        rgb = np.ascontiguousarray(image_bgr[:, :, ::-1])
+        rgb = cv2.cvtColor(np.ascontiguousarray(image_bgr), cv2.COLOR_BGR2RGB)
         upsample = 1 if max(rgb.shape[:2]) <= self.upsample_below else 0
         rects, scores, _ = self._detector.run(rgb, upsample, 0.0)
         faces = []

