@@ -255,6 +255,9 @@ FACEPASS_MODEL_CACHE_DIR = env_path("FACEPASS_MODEL_CACHE_DIR", BASE_DIR / "var"
 FACEPASS_DLIB_RUNTIME = env_choice("FACEPASS_DLIB_RUNTIME", "onnx", ("onnx", "dlib"))
 # One thread: worker processes are scaled by count, and one face is ~3 ms anyway.
 FACEPASS_ONNX_THREADS = env_int("FACEPASS_ONNX_THREADS", 1, minimum=1)
+# OpenCV's own pool (YuNet, resizing) per worker process, likewise: left at its default (every
+# core), each of two processes on two cores ran detection 1.5x slower than alone (issue 17).
+FACEPASS_OPENCV_THREADS = env_int("FACEPASS_OPENCV_THREADS", 1, minimum=1)
 FACEPASS_UPLOAD_MAX_BYTES = env_int("FACEPASS_UPLOAD_MAX_BYTES", 8 * 1024 * 1024, minimum=1024)
 FACEPASS_UPLOAD_MAX_PIXELS = env_int("FACEPASS_UPLOAD_MAX_PIXELS", 40_000_000, minimum=10_000)
 # Workers decode a larger JPEG at 1/2, 1/4 or 1/8 scale, keeping at least this many pixels on

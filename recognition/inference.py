@@ -16,6 +16,7 @@ import threading
 from dataclasses import fields
 from pathlib import Path
 
+import cv2
 import numpy as np
 import redis
 from django.conf import settings
@@ -75,6 +76,7 @@ def _publish_detector(detector) -> None:
 
 
 def get_detector():
+    cv2.setNumThreads(settings.FACEPASS_OPENCV_THREADS)  # per process: see the setting
     config = runtime_config()
     detector = load_detector(config.detector, config.yunet_model, config.cache_dir)
     _publish_detector(detector)

@@ -81,3 +81,16 @@ def test_a_face_worker_whose_model_loads_slower_than_celerys_start_limit_still_a
 
 def _model_state(worker: dict) -> str | None:
     return model_summary(model_states(redis_client(), socket.gethostname(), worker["pid"]))
+
+
+def test_a_face_worker_process_runs_opencv_on_the_threads_the_setting_gives(settings):
+    import cv2
+
+    before = cv2.getNumThreads()
+    try:
+        for threads in (2, 1):
+            settings.FACEPASS_OPENCV_THREADS = threads
+            worker_boot.load_detector()
+            assert cv2.getNumThreads() == threads
+    finally:
+        cv2.setNumThreads(before)
