@@ -26,12 +26,6 @@ def index_name_for(event_id: int, model_id: int) -> str:
     return f"fe_hnsw_e{int(event_id)}_m{int(model_id)}"
 
 
-def ready_search_index(*, event_id: int, model_id: int) -> EventSearchIndex | None:
-    return EventSearchIndex.objects.filter(
-        event_id=event_id, model_id=model_id, status=EventSearchIndex.Status.READY
-    ).first()
-
-
 def event_search_index_ensure(*, event_id: int, model: EmbeddingModel) -> EventSearchIndex | None:
     """Queue an index build once the event outgrows exact search; None while it has not."""
     existing = EventSearchIndex.objects.filter(event_id=event_id, model=model).first()
