@@ -12,8 +12,10 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from attendees.models import EnrollmentPhoto, TicketHolder
 from common.db import rows_update
@@ -41,7 +43,7 @@ def duplicate_faces_flag(
         found = nearest_holders_each(
             event_id=event_id, model=model, probes=probes, limit=1, min_similarity=threshold
         )
-        for (photo, _), matches in zip(photos, found, strict=True):
+        for (photo, _vector), matches in zip(photos, found, strict=True):
             if matches:
                 pairs.append((photo.holder_id, matches[0].holder_id, matches[0].similarity))
     return ticket_holders_flag_duplicates(pairs=pairs) if pairs else 0
@@ -88,7 +90,15 @@ def _named(holder: TicketHolder, twin: TicketHolder) -> bool:
 def _note(holder: TicketHolder, twin: TicketHolder, similarity: float) -> str:
     """The holder's review note naming one more twin: a face on three tickets names both others
     (while the holder awaits review; a cleared review starts a new note)."""
-    line = f"Face matches {twin.name} ({twin.ticket_code}) with similarity {similarity:.2f}."
+    # Stored text read later by whoever reviews: written in the installation's language
+    # (Spanish by default), not in the worker's, which no request sets. "(code)" stays as is:
+    # _named finds a twin by it whatever the language.
+    with translation.override(settings.LANGUAGE_CODE):
+        line = _("The face matches %(name)s (%(code)s), similarity %(similarity)s.") % {
+            "name": twin.name,
+            "code": twin.ticket_code,
+            "similarity": f"{similarity:.2f}",
+        }
     if not holder.needs_review:
         return line
     if f"({twin.ticket_code})" in holder.review_note:

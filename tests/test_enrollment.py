@@ -182,6 +182,19 @@ def test_twins_in_one_batch_are_flagged_as_one_pair_once(event_a, default_model)
     assert TicketHolder.objects.get(ticket_code="T3").needs_review
 
 
+def test_a_duplicate_note_is_written_in_the_installations_language(
+    event_a, default_model, settings
+):
+    settings.LANGUAGE_CODE = "es"  # the default; the worker serves no request to ask
+    same_face = val_photo(6, 0)
+    twins = [
+        stored_photo(consenting_holder(event_a, f"T{i}", f"Twin {i}"), same_face) for i in (1, 2)
+    ]
+    enrollment_process(photo_ids=[p.pk for p in twins], batch_size=2)
+    note = TicketHolder.objects.get(ticket_code="T1").review_note
+    assert note.startswith("El rostro coincide con Twin 2 (T2), similitud ")
+
+
 def test_a_batch_reports_its_milliseconds_per_stage(event_a, default_model):
     photos = [stored_photo(consenting_holder(event_a, f"S{i}"), val_photo(i)) for i in (3, 4)]
     photos.append(stored_photo(consenting_holder(event_a, "S-blank"), blank_jpeg()))
