@@ -13,7 +13,7 @@ non-enrolled faces) go through
 - raw SQL: `WHERE event_id = E AND model_id = M ORDER BY vector <=> q LIMIT k` on its own
   connection (session settings per method), and
 - the product's code path: recognition.selectors.nearest_holders (ORM, transaction, SET LOCAL,
-  search-index lookup, best photo per holder; `exact=None`: its own choice of method), on the
+  best photo per holder; by default the planner's choice of method, "auto" here), on the
   first --latency-queries probes.
 Methods: exact (btree on (model, event) + sort: the baseline, measured in the same run on the
 first --latency-queries probes), partial (the event's own HNSW index built by

@@ -128,7 +128,7 @@ def nearest_holders(
     vector: np.ndarray,
     limit: int = 2,
     exclude_holder_id: int | None = None,
-    exact: bool | None = None,
+    exact: bool = False,
 ) -> list[HolderMatch]:
     """Best match per holder within one event, most similar first.
 
@@ -150,7 +150,7 @@ def nearest_holders_each(
     model: EmbeddingModel,
     probes: Sequence[tuple[np.ndarray, int | None]],
     limit: int = 2,
-    exact: bool | None = None,
+    exact: bool = False,
     min_similarity: float | None = None,
 ) -> list[list[HolderMatch]]:
     """nearest_holders for several (vector, holder to exclude) probes of one event, in one
