@@ -12,6 +12,7 @@ from attendees.selectors import registration_block
 from audit.models import AuditEntry
 from audit.services import audit_record
 from common.db import files_delete_on_commit, instance_update, rows_delete_returning
+from common.gallery_feed import embeddings_changed_on_commit
 from common.reasons import Reason, ReasonError
 from common.tickets import ticket_code_normalise
 from events.models import Event
@@ -47,9 +48,17 @@ def enrollment_photos_bulk_delete(*, photos, embeddings) -> dict:
     an embedding, and the embeddings statement, run after, then sees that embedding too.
     """
     names = rows_delete_returning(photos, "image")
-    embedding_count, _ = embeddings.delete()
+    embedding_count = _embeddings_delete(embeddings)
     files_delete_on_commit(PHOTO_STORAGE, names)
     return {"photos": len(names), "embeddings": embedding_count}
+
+
+def _embeddings_delete(embeddings) -> int:
+    """Delete face embeddings and tell the web processes that hold them in memory for
+    face-only gates (common.gallery_feed), once the deletion commits."""
+    deleted = rows_delete_returning(embeddings, ("event_id", "id"))
+    embeddings_changed_on_commit(deleted)
+    return len(deleted)
 
 
 CONSENT_FIELDS = ("consent_at", "consent_text_version", "needs_review", "review_note")
@@ -94,6 +103,7 @@ def enrollment_photo_delete(*, photo: EnrollmentPhoto, actor=None, actor_label: 
             target=photo,
             details={"status": photo.status},
         )
+        _embeddings_delete(photo.embeddings.all())
         photo.delete()
         files_delete_on_commit(photo.image.storage, [photo.image.name])
     ticket_holder_refresh_status(holder=holder)

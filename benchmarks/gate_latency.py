@@ -16,13 +16,16 @@ Who is in the gallery:
   similarities of the sample's real pairs: a crowd of plausible, distinct faces rather than
   uniform noise. Rows go in with COPY (gallery.insert_gallery).
 The event allows re-entry, so every request runs the full decision instead of stopping at
-"already checked in".
+"already checked in". The compared modes (ticket + face, face-only from the copy in memory,
+face-only through PostgreSQL's HNSW index) take turns in 5 rounds, so that a machine whose speed
+drifts (shared cores) weighs on each alike and the ratios compare like with like.
 
     DEBUG=1 .venv/bin/python benchmarks/gate_latency.py --holders 10000 --requests 200 \\
         --out benchmarks/results/gate_latency.json
 """
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -114,37 +117,72 @@ def start_gate_worker() -> subprocess.Popen:
     raise SystemExit("the gate worker did not start")
 
 
+WARM_UP_REQUESTS = 5  # connections, the first model call in the worker, the gallery's load
+ROUNDS = 5  # the compared modes take turns, so a machine slowing down weighs on each alike
+
+
 def timed_requests(client, gate, queries, count: int, frames: int) -> dict:
+    """`count` timed requests at one gate, after warm-up ones."""
+    return summarise_requests(request_times(client, gate, queries, count, frames))
+
+
+def timed_rounds(client, lanes: list, queries, count: int, frames: int) -> dict:
+    """`count` timed requests in each lane (mode, gate, settings to run it under), in ROUNDS
+    turns, lane after lane: the ratios between modes are taken over the same minutes."""
+    samples: dict[str, dict] = {}
+    for round_index in range(ROUNDS):
+        share = count // ROUNDS + (round_index < count % ROUNDS)
+        for mode, gate, under in lanes:
+            warm_up = WARM_UP_REQUESTS if round_index == 0 else 0
+            with under:
+                found = request_times(client, gate, queries, share, frames, warm_up, round_index)
+            into = samples.setdefault(mode, {k: [] for k in found})
+            for key, values in found.items():
+                into[key].extend(values)
+    return {mode: summarise_requests(found) for mode, found in samples.items()}
+
+
+def request_times(client, gate, queries, count, frames, warm_up=WARM_UP_REQUESTS, offset=0):
     url = f"/gate/{gate.pk}/check"
-    latencies, decisions, statuses, stages = [], {}, {}, []
+    found: dict[str, list] = {"latencies": [], "decisions": [], "statuses": [], "stages": []}
     clock = gate_profile.StageClock()
-    for index in range(count + 5):
-        ticket, jpeg = queries[index % len(queries)]
+    for index in range(count + warm_up):
+        ticket, jpeg = queries[(index + offset * count) % len(queries)]
         data = {"frames": [_upload(jpeg, n) for n in range(frames)]}
         if gate.mode == gate.Mode.TICKET_AND_FACE:
             data["ticket_code"] = ticket
-        warm_up = index < 5  # connections, first TensorFlow/dlib call in the worker
-        with clock, clock.request([] if warm_up else stages):
+        warming = index < warm_up
+        with clock, clock.request([] if warming else found["stages"]):
             started = time.perf_counter()
             response = client.post(url, data)
             elapsed = (time.perf_counter() - started) * 1000
-        if warm_up:
+        if warming:
             continue
-        latencies.append(elapsed)
-        statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-        decision = response.json().get("decision", response.json().get("code"))
-        decisions[decision] = decisions.get(decision, 0) + 1
-    values = np.asarray(latencies)
+        found["latencies"].append(elapsed)
+        found["statuses"].append(response.status_code)
+        found["decisions"].append(response.json().get("decision", response.json().get("code")))
+    return found
+
+
+def summarise_requests(found: dict) -> dict:
+    values = np.asarray(found["latencies"])
     return {
         "requests": len(values),
         "p50_ms": round(float(np.percentile(values, 50)), 1),
         "p95_ms": round(float(np.percentile(values, 95)), 1),
         "p99_ms": round(float(np.percentile(values, 99)), 1),
         "mean_ms": round(float(values.mean()), 1),
-        "decisions": decisions,
-        "http_status": statuses,
-        "profile": gate_profile.summarise(stages),
+        "decisions": _counts(found["decisions"]),
+        "http_status": _counts(found["statuses"]),
+        "profile": gate_profile.summarise(found["stages"]),
     }
+
+
+def _counts(values: list) -> dict:
+    counts: dict = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    return counts
 
 
 def _upload(jpeg: bytes, index: int):
@@ -163,7 +201,7 @@ def search_recall(event, model, probe_paths: list[Path], ef_values: list[int]) -
     from django.test import override_settings
 
     from checkins.gate import SEARCH_LIMIT
-    from recognition.selectors import nearest_holders
+    from recognition.selectors import gate_nearest_holders, nearest_holders
 
     vectors = gallery.real_embeddings(model, probe_paths)
     vectors = vectors[~np.isnan(vectors).any(axis=1)]
@@ -193,6 +231,21 @@ def search_recall(event, model, probe_paths: list[Path], ef_values: list[int]) -
             "missing_from_gate_candidates": not_candidates,
         }
         print(f"[gate_latency] recall ef_search {ef}: {by_ef[str(ef)]}", file=sys.stderr)
+    # The copy in memory face-only gates search (recognition.gallery): exact by construction.
+    found = gate_nearest_holders(
+        event_id=event.pk, model=model, vectors=vectors, limit=SEARCH_LIMIT
+    )
+    misses = sum(f[0].holder_id != t.holder_id for f, t in zip(found, truth, strict=True))
+    missing = sum(
+        t.holder_id not in {m.holder_id for m in f} for f, t in zip(found, truth, strict=True)
+    )
+    by_ef["memory"] = {
+        "probes": len(vectors),
+        "misses": misses,
+        "recall_at_1": round(1 - misses / len(vectors), 5),
+        "missing_from_gate_candidates": missing,
+    }
+    print(f"[gate_latency] recall in memory: {by_ef['memory']}", file=sys.stderr)
     return by_ef
 
 
@@ -226,9 +279,26 @@ def build_gallery(args, event, model, rng):
     return queries, len(holder_ids), synthetic, space
 
 
+def gallery_method(rows: int) -> str:
+    """How the face-only modes search (recognition.gallery): in memory up to the limit."""
+    from django.conf import settings
+
+    return "memory" if rows <= settings.FACEPASS_GALLERY_MEMORY_ROWS else "postgresql"
+
+
+def gallery_load_ms(event, model) -> float:
+    """What the first face-only decision of an event in a web process pays to load its copy."""
+    from recognition.gallery import GALLERIES, gallery_search
+
+    GALLERIES.clear()
+    started = time.perf_counter()
+    gallery_search(event_id=event.pk, model_id=model.pk, probes=np.ones((1, 128)), limit=1)
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
 def run(args) -> dict:
     from django.conf import settings
-    from django.test import Client
+    from django.test import Client, override_settings
 
     from recognition.selectors import active_model
 
@@ -243,14 +313,21 @@ def run(args) -> dict:
         client = Client(HTTP_HOST="127.0.0.1")  # in the default ALLOWED_HOSTS
         client.force_login(staff)
         modes, search = {}, {"method": "exact"}
+        in_postgresql = override_settings(FACEPASS_GALLERY_MEMORY_ROWS=0)
         if genuine + synthetic >= settings.FACEPASS_SEARCH_INDEX_MIN_ROWS:
-            # The baseline: the same face-only requests by exact search, before the index exists.
-            modes["face_only_exact"] = timed_requests(
-                client, gates["face_only"], queries, args.requests, args.frames
-            )
+            # Baselines in PostgreSQL: exact search before the event's HNSW index exists, then
+            # the index (what face-only gates searched before galleries were held in memory).
+            with in_postgresql:
+                modes["face_only_exact"] = timed_requests(
+                    client, gates["face_only"], queries, args.requests, args.frames
+                )
             search = stack.event_search_index(event, model)
-        for mode, gate in gates.items():
-            modes[mode] = timed_requests(client, gate, queries, args.requests, args.frames)
+        search["face_only"] = gallery_method(genuine + synthetic)
+        search["memory_load_ms"] = gallery_load_ms(event, model)
+        lanes = [(mode, gate, contextlib.nullcontext()) for mode, gate in gates.items()]
+        if search["method"] == "hnsw":  # the index, where the copy in memory cannot answer
+            lanes.append(("face_only_hnsw", gates["face_only"], in_postgresql))
+        modes.update(timed_rounds(client, lanes, queries, args.requests, args.frames))
         if search["method"] == "hnsw" and args.recall_probes:
             # Real faces: the query identities' photos, then the gallery source's (ids disjoint
             # from the queries; the synthetic holders are shaped on them, a hard case).

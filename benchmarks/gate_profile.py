@@ -10,7 +10,7 @@ only, the functions the decision calls:
   face_compute is the part the worker reports as its own pipeline stages (decode, detect,
   quality, align, embed of every frame), queue the rest: base64, serialisation, the broker,
   the worker's pick-up, the result's way back and the client polling for it;
-- search: the gallery reads of the decision (nearest_holders, holder_templates);
+- search: the gallery reads of the decision (gate_nearest_holders, holder_templates);
 - writes: the check-in row with its webhook deliveries, and kept dispute frames;
 - web: everything else of the request (middleware, session, form parsing, the ticket lookup,
   the decision rules, the JSON answer).
@@ -28,7 +28,7 @@ import numpy as np
 WRAPPED = [
     ("recognition.frames", "queue_has_worker", "liveness_check"),
     ("checkins.gate", "frames_embed_on_gate_queue", "round_trip"),
-    ("checkins.gate", "nearest_holders", "search"),
+    ("checkins.gate", "gate_nearest_holders", "search"),
     ("checkins.gate", "holder_templates", "search"),
     ("checkins.services", "checkin_record", "writes"),
     ("checkins.services", "checkin_frames_keep", "writes"),

@@ -112,9 +112,11 @@ def section_gate_latency(results: Path) -> list[str]:
     return [
         "### Gate latency (one request at a time: Django request handler, gate worker, pgvector)",
         "",
-        "`benchmarks/gate_latency.py`; frames 640x480 JPEG, one per request. `face_only_exact`: "
-        "the same face-only requests by exact search before the event's index was built (the "
-        "baseline); `face_only` and `ticket_and_face` then run with the index.",
+        "`benchmarks/gate_latency.py`; frames 640x480 JPEG, one per request. `face_only`: "
+        "searched in the copy of the event's faces the web process holds (recognition.gallery); "
+        "`face_only_exact`: the same requests by exact search in PostgreSQL before the event's "
+        "index was built; `face_only_hnsw`: through that index. The lanes after the index take "
+        "turns in 5 rounds.",
         "",
         *table(
             ["Model", "Holders", "Lane", "Requests", "p50 ms", "p95 ms", "p99 ms", "HTTP"], rows

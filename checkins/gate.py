@@ -24,16 +24,17 @@ from recognition.frames import (
     LivenessRequest,
     frames_embed_on_gate_queue,
 )
+from recognition.gallery import gallery_forget_holders
 from recognition.ml.runtime import openset
 from recognition.ml.runtime.fusion import best_frame_scores
 from recognition.models import EmbeddingModel
 from recognition.selectors import (
     active_model,
     enrolled_holder_count,
+    gate_nearest_holders,
     holder_templates,
     model_calibration,
     model_threshold,
-    nearest_holders,
 )
 
 # Holders the search returns per frame: the decision re-scores them on their templates, so the
@@ -142,22 +143,29 @@ class Scored:
 
 def scored_candidates(event: Event, vectors: np.ndarray, model) -> list[Scored]:
     """The best two holders by template score, among those the search finds for any frame."""
-    found = {
-        match.holder_id
-        for vector in vectors
-        for match in nearest_holders(event=event, model=model, vector=vector, limit=SEARCH_LIMIT)
-    }
+    matches = gate_nearest_holders(
+        event_id=event.pk, model=model, vectors=vectors, limit=SEARCH_LIMIT
+    )
+    found = {match.holder_id for frame in matches for match in frame}
     if not found:
         return []
-    fused = list(holder_templates(holder_ids=found, model=model).values())
+    # PostgreSQL has the last word on who the candidates are: a holder deleted, or no longer
+    # of this event, since the search's copy was taken decides nothing and leaves the copy.
+    statuses = dict(
+        TicketHolder.objects.filter(pk__in=found, event=event).values_list("pk", "status")
+    )
+    if len(statuses) < len(found):
+        gone = found - statuses.keys()
+        gallery_forget_holders(event_id=event.pk, model_id=model.pk, holder_ids=gone)
+    fused = list(holder_templates(holder_ids=statuses, model=model).values())
+    if not fused:
+        return []
     scores = best_frame_scores(vectors, np.stack([t.vector for t in fused]))
     best = sorted(zip(scores, fused, strict=True), key=lambda pair: -pair[0])[:2]
-    revoked = set(
-        TicketHolder.objects.filter(
-            pk__in=[t.holder_id for _, t in best], status=TicketHolder.Status.REVOKED
-        ).values_list("pk", flat=True)
-    )
-    return [Scored(t.holder_id, float(s), t.photos, t.holder_id in revoked) for s, t in best]
+    revoked = TicketHolder.Status.REVOKED
+    return [
+        Scored(t.holder_id, float(s), t.photos, statuses[t.holder_id] == revoked) for s, t in best
+    ]
 
 
 def one_to_many_verdict(

@@ -21,8 +21,9 @@ def instance_update(instance, fields: dict):
     return instance
 
 
-def rows_delete_returning(queryset, column: str) -> list:
-    """DELETE the queryset's rows in one statement; returns `column` of each deleted row.
+def rows_delete_returning(queryset, column: str | tuple[str, ...]) -> list:
+    """DELETE the queryset's rows in one statement; returns `column` of each deleted row (a
+    tuple of them for a tuple of columns).
 
     RETURNING names exactly the rows removed (rows added meanwhile included) without loading
     them into Python, where an event may hold 100k photos. Django's cascades and signals are
@@ -31,14 +32,16 @@ def rows_delete_returning(queryset, column: str) -> list:
     """
     model = queryset.model
     qn = connections[queryset.db].ops.quote_name
+    columns = column if isinstance(column, tuple) else (column,)
     pk_sql, params = queryset.order_by().values("pk").query.sql_with_params()
     sql = (
         f"DELETE FROM {qn(model._meta.db_table)} WHERE {qn(model._meta.pk.column)} "
-        f"IN ({pk_sql}) RETURNING {qn(column)}"
+        f"IN ({pk_sql}) RETURNING {', '.join(qn(c) for c in columns)}"
     )
     with connections[queryset.db].cursor() as cursor:
         cursor.execute(sql, params)
-        return [row[0] for row in cursor.fetchall()]
+        rows = cursor.fetchall()
+    return [tuple(row) for row in rows] if isinstance(column, tuple) else [r[0] for r in rows]
 
 
 def rows_update(objects: list, fields: list[str]) -> int:

@@ -314,6 +314,13 @@ FACEPASS_HNSW_EF_CONSTRUCTION = env_int("FACEPASS_HNSW_EF_CONSTRUCTION", 200, mi
 # maintenance_work_mem of each index build's session: a graph that does not fit builds slowly.
 FACEPASS_INDEX_BUILD_MEMORY = env_str("FACEPASS_INDEX_BUILD_MEMORY", "256MB")
 FACEPASS_HNSW_EF_SEARCH = env_int("FACEPASS_HNSW_EF_SEARCH", 800, minimum=10)
+# Face-only gates search a copy of the event's faces held in each web process, exactly
+# (recognition/gallery.py): up to this many embeddings in all per process (512 bytes each with
+# 128 dimensions; 0: always search PostgreSQL). A bigger event is searched in PostgreSQL.
+FACEPASS_GALLERY_MEMORY_ROWS = env_int("FACEPASS_GALLERY_MEMORY_ROWS", 500_000, minimum=0)
+# Every copy is loaded again after this long, whatever changed: the bound on how long a face
+# deleted by a path that does not announce it stays in a process's memory.
+FACEPASS_GALLERY_MAX_AGE_SECONDS = env_float("FACEPASS_GALLERY_MAX_AGE_SECONDS", 600.0)
 FACEPASS_CONSENT_TEXT_VERSION = env_str("FACEPASS_CONSENT_TEXT_VERSION", "2026-12")
 # Registration links go out in the ticketing system's e-mail; two weeks covers the usual
 # gap between ticket purchase and event.

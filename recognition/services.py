@@ -12,6 +12,7 @@ from django.utils import timezone
 from attendees.models import EnrollmentPhoto
 from audit.models import AuditEntry
 from audit.services import audit_record
+from common.gallery_feed import embeddings_changed_on_commit
 from recognition.models import EmbeddingModel, FaceEmbedding
 
 
@@ -76,6 +77,8 @@ def face_embedding_store(
             "vector": np.asarray(vector, dtype=np.float32),
         },
     )
+    # Face-only galleries held in memory (recognition.gallery) fetch it after the commit.
+    embeddings_changed_on_commit([(embedding.event_id, embedding.pk)])
     return embedding
 
 
@@ -84,7 +87,7 @@ def face_embeddings_store(
 ) -> None:
     """face_embedding_store for a batch of photos in one statement (an upsert on photo and
     model): an enrollment batch writes its embeddings in one round trip."""
-    FaceEmbedding.objects.bulk_create(
+    written = FaceEmbedding.objects.bulk_create(
         [
             FaceEmbedding(
                 photo=photo,
@@ -99,3 +102,4 @@ def face_embeddings_store(
         unique_fields=["photo", "model"],
         update_fields=["event", "holder", "vector"],
     )
+    embeddings_changed_on_commit((e.event_id, e.pk) for e in written)
