@@ -169,18 +169,19 @@ def test_a_reload_entry_makes_every_process_load_the_event_again(org_a, default_
     assert top_holder(event, default_model, vector) == silent.pk
 
 
+def assert_postgresql_answers_for(event, model, holder):
+    """No copy in memory answers, and the gate's search still finds the holder."""
+    probe = np.asarray(FaceEmbedding.objects.get(holder=holder).vector, np.float32)
+    assert gallery_search(event_id=event.pk, model_id=model.pk, probes=probe, limit=1) is None
+    found = gate_nearest_holders(event_id=event.pk, model=model, vectors=probe[None], limit=1)
+    assert found[0][0].holder_id == holder.pk
+
+
 def test_an_event_above_the_memory_limit_is_searched_in_postgresql(org_a, default_model, settings):
     settings.FACEPASS_GALLERY_MEMORY_ROWS = 40
     event = make_event(org_a)
     holders = enroll_vectors(event, default_model, unit_vectors(60, 17))
-    probe = np.asarray(FaceEmbedding.objects.get(holder=holders[5]).vector, np.float32)
-    assert (
-        gallery_search(event_id=event.pk, model_id=default_model.pk, probes=probe, limit=1) is None
-    )
-    found = gate_nearest_holders(
-        event_id=event.pk, model=default_model, vectors=probe[None], limit=1
-    )
-    assert found[0][0].holder_id == holders[5].pk
+    assert_postgresql_answers_for(event, default_model, holders[5])
 
 
 def test_inside_a_transaction_the_search_goes_to_postgresql(org_a, default_model):
@@ -199,14 +200,7 @@ def test_without_redis_the_search_goes_to_postgresql(org_a, default_model, setti
     event = make_event(org_a)
     holders = enroll_vectors(event, default_model, unit_vectors(20, 20))
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
-    probe = np.asarray(FaceEmbedding.objects.get(holder=holders[3]).vector, np.float32)
-    assert (
-        gallery_search(event_id=event.pk, model_id=default_model.pk, probes=probe, limit=1) is None
-    )
-    found = gate_nearest_holders(
-        event_id=event.pk, model=default_model, vectors=probe[None], limit=1
-    )
-    assert found[0][0].holder_id == holders[3].pk
+    assert_postgresql_answers_for(event, default_model, holders[3])
 
 
 def test_a_holder_deleted_without_notice_decides_nothing_and_leaves_the_copy(org_a, default_model):
