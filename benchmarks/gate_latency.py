@@ -33,6 +33,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -172,17 +173,10 @@ def summarise_requests(found: dict) -> dict:
         "p95_ms": round(float(np.percentile(values, 95)), 1),
         "p99_ms": round(float(np.percentile(values, 99)), 1),
         "mean_ms": round(float(values.mean()), 1),
-        "decisions": _counts(found["decisions"]),
-        "http_status": _counts(found["statuses"]),
+        "decisions": dict(Counter(found["decisions"])),
+        "http_status": dict(Counter(found["statuses"])),
         "profile": gate_profile.summarise(found["stages"]),
     }
-
-
-def _counts(values: list) -> dict:
-    counts: dict = {}
-    for value in values:
-        counts[value] = counts.get(value, 0) + 1
-    return counts
 
 
 def _upload(jpeg: bytes, index: int):
@@ -211,42 +205,39 @@ def search_recall(event, model, probe_paths: list[Path], ef_values: list[int]) -
     by_ef = {}
     for ef in ef_values:
         with override_settings(FACEPASS_HNSW_EF_SEARCH=ef):
-            misses = not_candidates = 0
-            for vector, expected in zip(vectors, truth, strict=True):
-                found = nearest_holders(
-                    event=event, model=model, vector=vector, limit=SEARCH_LIMIT, exact=False
-                )
-                same = found and (
-                    found[0].holder_id == expected.holder_id
-                    or abs(found[0].similarity - expected.similarity) < 1e-5
-                )
-                misses += not same
-                # The gate re-scores its SEARCH_LIMIT candidates on their templates: what it
-                # needs is exact search's holder among them.
-                not_candidates += expected.holder_id not in {m.holder_id for m in found}
-        by_ef[str(ef)] = {
-            "probes": len(vectors),
-            "misses": misses,
-            "recall_at_1": round(1 - misses / len(vectors), 5),
-            "missing_from_gate_candidates": not_candidates,
-        }
+            found = [
+                nearest_holders(event=event, model=model, vector=v, limit=SEARCH_LIMIT, exact=False)
+                for v in vectors
+            ]
+        by_ef[str(ef)] = recall_against(found, truth)
         print(f"[gate_latency] recall ef_search {ef}: {by_ef[str(ef)]}", file=sys.stderr)
     # The copy in memory face-only gates search (recognition.gallery): exact by construction.
     found = gate_nearest_holders(
         event_id=event.pk, model=model, vectors=vectors, limit=SEARCH_LIMIT
     )
-    misses = sum(f[0].holder_id != t.holder_id for f, t in zip(found, truth, strict=True))
-    missing = sum(
-        t.holder_id not in {m.holder_id for m in f} for f, t in zip(found, truth, strict=True)
-    )
-    by_ef["memory"] = {
-        "probes": len(vectors),
-        "misses": misses,
-        "recall_at_1": round(1 - misses / len(vectors), 5),
-        "missing_from_gate_candidates": missing,
-    }
+    by_ef["memory"] = recall_against(found, truth)
     print(f"[gate_latency] recall in memory: {by_ef['memory']}", file=sys.stderr)
     return by_ef
+
+
+def recall_against(found: list, truth: list) -> dict:
+    """Each probe's search result (holders, best first) against exact search's top holder."""
+    misses = not_candidates = 0
+    for matches, expected in zip(found, truth, strict=True):
+        same = matches and (
+            matches[0].holder_id == expected.holder_id
+            or abs(matches[0].similarity - expected.similarity) < 1e-5
+        )
+        misses += not same
+        # The gate re-scores its SEARCH_LIMIT candidates on their templates: what it needs is
+        # exact search's holder among them.
+        not_candidates += expected.holder_id not in {m.holder_id for m in matches}
+    return {
+        "probes": len(truth),
+        "misses": misses,
+        "recall_at_1": round(1 - misses / len(truth), 5),
+        "missing_from_gate_candidates": not_candidates,
+    }
 
 
 def build_gallery(args, event, model, rng):
@@ -279,21 +270,17 @@ def build_gallery(args, event, model, rng):
     return queries, len(holder_ids), synthetic, space
 
 
-def gallery_method(rows: int) -> str:
-    """How the face-only modes search (recognition.gallery): in memory up to the limit."""
-    from django.conf import settings
-
-    return "memory" if rows <= settings.FACEPASS_GALLERY_MEMORY_ROWS else "postgresql"
-
-
-def gallery_load_ms(event, model) -> float:
-    """What the first face-only decision of an event in a web process pays to load its copy."""
+def gallery_load(event, model) -> dict:
+    """How the face-only lanes search (recognition.gallery decides: in memory up to its limit,
+    else PostgreSQL), and what the first face-only decision of an event in a web process pays
+    to load its copy."""
     from recognition.gallery import GALLERIES, gallery_search
 
     GALLERIES.clear()
     started = time.perf_counter()
-    gallery_search(event_id=event.pk, model_id=model.pk, probes=np.ones((1, 128)), limit=1)
-    return round((time.perf_counter() - started) * 1000, 1)
+    found = gallery_search(event_id=event.pk, model_id=model.pk, probes=np.ones((1, 128)), limit=1)
+    elapsed = round((time.perf_counter() - started) * 1000, 1)
+    return {"face_only": "postgresql" if found is None else "memory", "memory_load_ms": elapsed}
 
 
 def run(args) -> dict:
@@ -322,8 +309,7 @@ def run(args) -> dict:
                     client, gates["face_only"], queries, args.requests, args.frames
                 )
             search = stack.event_search_index(event, model)
-        search["face_only"] = gallery_method(genuine + synthetic)
-        search["memory_load_ms"] = gallery_load_ms(event, model)
+        search.update(gallery_load(event, model))
         lanes = [(mode, gate, contextlib.nullcontext()) for mode, gate in gates.items()]
         if search["method"] == "hnsw":  # the index, where the copy in memory cannot answer
             lanes.append(("face_only_hnsw", gates["face_only"], in_postgresql))
