@@ -138,9 +138,62 @@ def test_a_flipped_view_cuts_the_mirrored_face_for_student_and_teacher(sources, 
 
 def test_a_batch_gives_crops_and_unit_teacher_vectors_for_the_same_views(sources, dlib_embedder):
     maker = ViewMaker(sources, dlib_embedder, SIZE, 0.15, Augmentation())
-    crops, teacher = maker.batch(np.array([0, 1, 2]), np.random.default_rng(3))
+    indices = np.array([0, 1, 2])
+    crops, teacher, labels = maker.batch(indices, np.random.default_rng(3))
     assert crops.shape == (3, SIZE, SIZE, 3) and crops.dtype == np.uint8
     np.testing.assert_allclose(np.linalg.norm(teacher, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(labels, sources.labels[indices])
+
+
+def test_a_morph_blends_whole_identity_groups_into_a_new_identity_for_both_networks():
+    from recognition.ml.training.views import Morph, morph_identities
+
+    rng = np.random.default_rng(0)
+    crops = rng.integers(0, 256, (6, 4, 4, 3)).astype(np.uint8)
+    chips = rng.integers(0, 256, (6, 5, 5, 3)).astype(np.uint8)
+    labels = np.array([7, 7, 8, 8, 9, 9], np.int32)
+    morphed = morph_identities(crops, chips, labels, Morph(1.0, k=2), np.random.default_rng(1))
+    new_crops, new_chips, new_labels = morphed
+    np.testing.assert_array_equal(new_labels, [-1, -1, -2, -2, -3, -3])
+    for group in range(3):
+        rows = slice(2 * group, 2 * group + 2)
+        # One weight and one partner per group, the same for the crops and the chips.
+        fits = [
+            (w, other)
+            for other in range(3)
+            if other != group
+            for w in np.linspace(0.3, 0.7, 401)
+            if np.abs(_blend(crops, rows, other, w) - new_crops[rows]).max() <= 1
+            and np.abs(_blend(chips, rows, other, w) - new_chips[rows]).max() <= 1
+        ]
+        assert fits, f"group {group} is not a blend of itself and another group"
+
+
+def _blend(images: np.ndarray, rows: slice, other: int, weight: float) -> np.ndarray:
+    partner = images[2 * other : 2 * other + 2].astype(float)
+    return images[rows].astype(float) * weight + partner * (1 - weight)
+
+
+def test_no_morph_leaves_the_batch_as_drawn():
+    from recognition.ml.training.views import Morph, morph_identities
+
+    crops = np.zeros((4, 2, 2, 3), np.uint8)
+    labels = np.array([1, 1, 2, 2], np.int32)
+    _, _, kept = morph_identities(crops, crops, labels, Morph(0.0, k=2), np.random.default_rng(0))
+    np.testing.assert_array_equal(kept, labels)
+
+
+def test_a_morphed_batch_feeds_the_teacher_the_blended_chips(sources, dlib_embedder):
+    from recognition.ml.training.views import Morph
+
+    maker = ViewMaker(sources, dlib_embedder, SIZE, 0.15, Augmentation.none())
+    indices = np.array([0, 1, 2, 3])
+    plain_crops, plain, _ = maker.batch(indices, np.random.default_rng(3))
+    crops, teacher, labels = maker.batch(indices, np.random.default_rng(3), Morph(1.0, k=2))
+    assert (labels < 0).all() and not np.array_equal(crops, plain_crops)
+    np.testing.assert_allclose(np.linalg.norm(teacher, axis=1), 1.0, atol=1e-5)
+    # A morph is another face to the teacher: not exactly either source face.
+    assert float(np.max(teacher @ plain.T)) < 0.9999
 
 
 def test_the_onnx_export_equals_keras_within_1e_4_cosine(face_model, tmp_path):

@@ -50,7 +50,7 @@ from recognition.ml.training import run_files, students
 from recognition.ml.training.calibration import calibrate_artifact
 from recognition.ml.training.data import FaceSet, load_faces, pk_batch
 from recognition.ml.training.distill_losses import LossWeights, distillation_losses
-from recognition.ml.training.views import Augmentation, ViewMaker, detect_sources
+from recognition.ml.training.views import Augmentation, Morph, ViewMaker, detect_sources
 
 logger = logging.getLogger(__name__)
 PREFETCH = 3
@@ -103,6 +103,12 @@ def parse_args(argv):
     add("--resume", action="store_true", help="continue from OUT/checkpoint/")
     add("--no-augment", action="store_true", help="views are the untouched photos")
     add(
+        "--morph",
+        type=float,
+        default=0.0,
+        help="fraction of a batch's identities replaced by blends of two (new identities)",
+    )
+    add(
         "--no-centre-teacher",
         action="store_true",
         help="distil dlib's raw directions (default: minus their mean, renormalised)",
@@ -121,6 +127,8 @@ def parse_args(argv):
         parser.error("need --steps, --val-every >= 1, --batch-p/-k >= 2, --input-size >= 32")
     if min(args.w_cosine, args.w_relational, args.w_triplet, args.w_contrastive) < 0:
         parser.error("loss weights must be >= 0")
+    if not 0.0 <= args.morph <= 1.0:
+        parser.error("--morph is a fraction between 0 and 1")
     return args
 
 
@@ -271,16 +279,17 @@ def batches(
     """Prepared (step, crops, labels, teacher) batches from a background thread: view making and
     the teacher (onnxruntime, numpy, OpenCV: they release the GIL) overlap the student's step."""
     ready: queue.Queue = queue.Queue(PREFETCH)
+    morph = Morph(args.morph, args.batch_k)
 
     def produce() -> None:
         for step in range(first_step, args.steps):
             rng = np.random.default_rng([args.seed, step])
             chosen = pk_batch(labels, args.batch_p, args.batch_k, rng)
-            crops, teacher = views.batch(chosen, rng)
+            crops, teacher, chosen_labels = views.batch(chosen, rng, morph)
             teacher = centred(teacher, centre)
             while not stop.is_set():
                 try:
-                    ready.put((step, crops, labels[chosen], teacher), timeout=0.5)
+                    ready.put((step, crops, chosen_labels, teacher), timeout=0.5)
                     break
                 except queue.Full:
                     continue
@@ -473,6 +482,7 @@ def metadata(run: Distiller, sources, val: FaceSet, command, reason, onnx_file) 
                 "budget_minutes",
                 "seed",
                 "no_augment",
+                "morph",
                 "no_centre_teacher",
             )
         },

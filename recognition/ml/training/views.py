@@ -205,9 +205,55 @@ class ViewMaker:
         crop = align_face(photo, moved.landmarks, self.size, self.margin)
         return crop, self.teacher.align(photo, moved)
 
-    def batch(self, indices: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
-        """uint8 student crops [b, s, s, 3] RGB and unit teacher embeddings [b, 128]."""
+    def batch(
+        self, indices: np.ndarray, rng, morph: Morph | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """uint8 student crops [b, s, s, 3] RGB, unit teacher embeddings [b, 128] and identity
+        labels [b] (new negative ones for identities made by `morph`)."""
         views = [self.view(int(i), rng) for i in indices]
         crops = np.stack([v[0] for v in views])
-        teacher = self.teacher.embed([v[1] for v in views])
-        return crops, np.asarray(teacher, np.float32)
+        chips = np.stack([v[1] for v in views])
+        labels = self.sources.labels[indices].astype(np.int32)
+        if morph is not None and morph.fraction > 0:
+            crops, chips, labels = morph_identities(crops, chips, labels, morph, rng)
+        teacher = self.teacher.embed(list(chips))
+        return crops, np.asarray(teacher, np.float32), labels
+
+
+@dataclass(frozen=True)
+class Morph:
+    """Face morphs as new identities: with 189 training people the student learns the teacher's
+    map on too few faces, and a blend of two aligned faces is a face the teacher has an answer
+    for. `fraction` of the identity groups of a P x K batch become blends with another group."""
+
+    fraction: float = 0.0
+    k: int = 4  # photos per identity group, consecutive in the batch
+    weight_low: float = 0.3
+    weight_high: float = 0.7
+
+
+def morph_identities(
+    crops: np.ndarray, chips: np.ndarray, labels: np.ndarray, morph: Morph, rng
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Blend whole groups: photo j of group g with photo j of a partner group, one weight per
+    group, so the K blends are K photos of one new person (label -1 - g). Alignment is linear in
+    the pixels, so blending the aligned student crops and the aligned teacher chips shows both
+    networks the same morph."""
+    groups = len(labels) // morph.k
+    if groups < 2:
+        return crops, chips, labels
+    out_crops, out_chips, out_labels = crops.copy(), chips.copy(), labels.copy()
+    for group in np.flatnonzero(rng.random(groups) < morph.fraction):
+        partner = int(rng.choice([g for g in range(groups) if g != group]))
+        weight = rng.uniform(morph.weight_low, morph.weight_high)
+        rows = slice(group * morph.k, (group + 1) * morph.k)
+        other = slice(partner * morph.k, (partner + 1) * morph.k)
+        out_crops[rows] = blend(crops[rows], crops[other], weight)
+        out_chips[rows] = blend(chips[rows], chips[other], weight)
+        out_labels[rows] = -1 - group
+    return out_crops, out_chips, out_labels
+
+
+def blend(first: np.ndarray, second: np.ndarray, weight: float) -> np.ndarray:
+    mixed = first.astype(np.float32) * weight + second.astype(np.float32) * (1.0 - weight)
+    return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
