@@ -216,7 +216,7 @@ class ViewMaker:
         labels = self.sources.labels[indices].astype(np.int32)
         if morph is not None and morph.fraction > 0:
             crops, chips, labels = morph_identities(crops, chips, labels, morph, rng)
-        teacher = self.teacher.embed(list(chips))
+        teacher = self.teacher.embed(chips)
         return crops, np.asarray(teacher, np.float32), labels
 
 
