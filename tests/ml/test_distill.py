@@ -212,7 +212,7 @@ def distilled(tiny_dataset, yunet_model_path, dynamic_backbone, tmp_path_factory
         "--data", str(tiny_dataset), "--val", str(tiny_dataset), "--out", str(out),
         "--backbone", dynamic_backbone, "--input-size", str(SIZE), "--freeze-until", "16",
         "--batch-p", "2", "--batch-k", "2", "--steps", "4", "--val-every", "2", "--quiet",
-        "--yunet-model", str(yunet_model_path), "--no-calibrate",
+        "--yunet-model", str(yunet_model_path), "--no-calibrate", "--flip-average",
         "--cache-dir", str(tmp_path_factory.mktemp("cache")),
     ]  # fmt: skip
     first = distill([*args, "--budget-minutes", "0.0001"])  # spent after one step
@@ -259,13 +259,22 @@ def test_a_run_whose_yunet_file_is_missing_stops_instead_of_training_on_dlib_hog
     assert not (tmp_path / "out" / "checkpoint").exists()
 
 
-def test_the_distilled_artifact_serves_on_onnxruntime_equal_to_keras(distilled):
+def test_the_distilled_artifact_serves_on_onnxruntime_equal_to_keras_with_the_mirror_view(
+    distilled,
+):
     from recognition.ml.runtime.embedders.mobilenet import MobileNetV2SiameseEmbedder
 
     embedder = MobileNetV2SiameseEmbedder(distilled["out"])
     assert embedder.runtime == "onnx" and embedder.input_size == SIZE
+    assert embedder.flip_average  # --flip-average: each face is embedded with its mirror
     crops = random_crops(4)
-    expected = distilled["run"].model(crops.astype(np.float32) / 255.0, training=False).numpy()
+    model = distilled["run"].model
+    views = [
+        model(c.astype(np.float32) / 255.0, training=False).numpy()
+        for c in (crops, crops[:, :, ::-1])
+    ]
+    expected = views[0] + views[1]
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
     np.testing.assert_allclose(embedder.embed(crops), expected, atol=1e-4)
 
 

@@ -87,3 +87,44 @@ def test_an_artifact_reloads_without_its_backbone_and_embeds_identically(
     reloaded = MobileNetV2SiameseEmbedder(moved, backbone_handle="/nonexistent/backbone")
     crops = np.stack([reloaded.align(image, face) for image, face in faces])
     assert np.allclose(reloaded.embed(crops), mobilenet_embedder.embed(crops), atol=1e-5)
+
+
+def shipped_mobilenet_copy(tmp_path, flip_average: bool):
+    """The shipped MobileNetV2 artifact (model.onnx) copied with flip_average set as asked."""
+    import shutil
+    from pathlib import Path
+
+    from recognition.ml.runtime.artifacts import write_metadata
+    from recognition.ml.runtime.embedders.mobilenet import MobileNetV2SiameseEmbedder
+
+    shipped = Path(__file__).resolve().parents[2] / "recognition/artifacts/mobilenetv2-siamese"
+    copy = tmp_path / f"flip-{flip_average}"
+    shutil.copytree(shipped, copy)
+    metadata = read_metadata(copy)
+    metadata["flip_average"] = flip_average
+    write_metadata(copy, metadata)
+    return MobileNetV2SiameseEmbedder(copy)
+
+
+def test_a_flip_averaged_embedding_is_the_normalised_sum_of_a_face_and_its_mirror(
+    tmp_path, faces
+):
+    plain = shipped_mobilenet_copy(tmp_path, flip_average=False)
+    flipped = shipped_mobilenet_copy(tmp_path, flip_average=True)
+    crops = np.stack([plain.align(image, face) for image, face in faces])
+    mirrors = crops[:, :, ::-1]
+    expected = plain.embed(crops) + plain.embed(mirrors)
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    averaged = flipped.embed(crops)
+    assert_unit_vectors(averaged, 3)
+    assert np.allclose(averaged, expected, atol=1e-5)
+    assert np.allclose(flipped.embed(mirrors), averaged, atol=1e-5)
+    assert not np.allclose(plain.embed(mirrors), plain.embed(crops), atol=1e-3)
+
+
+def test_flip_averaging_is_chunked_like_plain_embedding(tmp_path, faces):
+    flipped = shipped_mobilenet_copy(tmp_path, flip_average=True)
+    crops = np.stack([flipped.align(image, face) for image, face in faces] * 3)
+    whole = flipped.embed(crops)
+    flipped.batch_size = 2
+    assert np.allclose(flipped.embed(crops), whole, atol=1e-5)

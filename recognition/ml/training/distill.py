@@ -113,6 +113,11 @@ def parse_args(argv):
         action="store_true",
         help="distil dlib's raw directions (default: minus their mean, renormalised)",
     )
+    add(
+        "--flip-average",
+        action="store_true",
+        help="the artifact embeds each face with its mirror image (thresholds calibrated so)",
+    )
     add("--no-onnx", action="store_true", help="do not write OUT/model.onnx")
     add("--no-calibrate", action="store_true", help="no FAR threshold table measured on --val")
     add("--cache-dir", help="detection and crop cache (default ~/.cache/facepass/train)")
@@ -444,6 +449,8 @@ def metadata(run: Distiller, sources, val: FaceSet, command, reason, onnx_file) 
     data = students.base_metadata(args, f"{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}")
     if onnx_file:
         data["onnx"] = onnx_file.name
+    if args.flip_average:
+        data["flip_average"] = True
     data["training"] = {
         "recipe": "consistent online distillation from dlib-resnet",
         "command": command,

@@ -18,7 +18,12 @@ def l2_normalise(vectors: np.ndarray) -> np.ndarray:
 
 class Embedder(ABC):
     """Subclasses set the attributes below from their artifact metadata and implement
-    `_embed_batch`; chunking, validation and normalisation live here."""
+    `_embed_batch`; chunking, validation, normalisation and the mirror view live here.
+
+    An artifact whose metadata has `"flip_average": true` is embedded as the normalised sum of
+    the unit embeddings of each crop and of its mirror image (test-time flip, as insightface
+    evaluates). Its thresholds are calibrated that way, so the flag is part of the model: changing
+    it means a new version."""
 
     name: str
     version: str
@@ -45,10 +50,22 @@ class Embedder(ABC):
                 f"{self.name} expects crops of shape [n, {expected}], got {batch.shape}"
             )
         chunks = [
-            self._embed_batch(batch[start : start + self.batch_size])
+            self._embed_views(batch[start : start + self.batch_size])
             for start in range(0, len(batch), self.batch_size)
         ]
         return l2_normalise(np.concatenate(chunks).astype(np.float32))
+
+    @property
+    def flip_average(self) -> bool:
+        return bool(self.metadata.get("flip_average", False))
+
+    def _embed_views(self, crops: np.ndarray) -> np.ndarray:
+        if not self.flip_average:
+            return self._embed_batch(crops)
+        # One call for both views: a session run costs less per face on a batch twice the size.
+        both = self._embed_batch(np.concatenate([crops, crops[:, :, ::-1]]))
+        count = len(crops)
+        return l2_normalise(both[:count]) + l2_normalise(both[count:])
 
     @abstractmethod
     def _embed_batch(self, crops: np.ndarray) -> np.ndarray:
