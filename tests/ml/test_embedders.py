@@ -106,9 +106,7 @@ def shipped_mobilenet_copy(tmp_path, flip_average: bool):
     return MobileNetV2SiameseEmbedder(copy)
 
 
-def test_a_flip_averaged_embedding_is_the_normalised_sum_of_a_face_and_its_mirror(
-    tmp_path, faces
-):
+def test_a_flip_averaged_embedding_is_the_normalised_sum_of_a_face_and_its_mirror(tmp_path, faces):
     plain = shipped_mobilenet_copy(tmp_path, flip_average=False)
     flipped = shipped_mobilenet_copy(tmp_path, flip_average=True)
     crops = np.stack([plain.align(image, face) for image, face in faces])
