@@ -69,7 +69,8 @@ class Embedder(ABC):
 
     @abstractmethod
     def _embed_batch(self, crops: np.ndarray) -> np.ndarray:
-        """Raw (unnormalised) embeddings of at most batch_size crops."""
+        """Raw (unnormalised) embeddings of at most batch_size crops (twice that with the
+        mirror view: both views go in one call)."""
 
     def describe(self) -> str:
         return f"{self.name} {self.version}"
